@@ -1,0 +1,795 @@
+"""Evaluation the way a medical-imaging paper needs it (lesson 07).
+
+- per-class sensitivity, specificity, precision and F1: :func:`classification_report_frame`;
+- confidence intervals by (patient-level) bootstrap: :func:`bootstrap_ci`, :func:`bootstrap_report`;
+- calibration: :func:`expected_calibration_error`, :func:`reliability_curve`,
+  :func:`fit_temperature`, :func:`apply_temperature`;
+- moving the decision after training: :func:`threshold_for_sensitivity`,
+  :func:`predict_with_threshold`, :func:`adjust_for_priors`;
+- one-vs-rest ROC and precision-recall curves: :func:`one_vs_rest_curves`.
+
+Conventions: ``y_true`` is an integer array ``(N,)`` of class indices (``CLASS_NAMES`` order);
+``probs`` is a float array ``(N, C)`` of class probabilities (rows sum to 1); ``logits`` is a float
+array ``(N, C)`` before the softmax. Numpy arrays, lists and torch tensors are all accepted;
+inputs are never modified. The metrics themselves come from scikit-learn; the helpers here only
+arrange them, and the tests compare them with scikit-learn and torchmetrics.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+from course_lib.config import CLASS_NAMES
+
+
+# ----------------------------------------------------------------------------- input checks
+def _to_numpy(x, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as err:  # ragged lists and the like
+        raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from err
+
+
+def _check_y_true(y_true, name: str = "y_true") -> np.ndarray:
+    arr = _to_numpy(y_true, name)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of class indices, got {arr.shape}")
+    if arr.dtype == np.bool_:  # binary labels as a mask, e.g. y == 0
+        return arr.astype(np.int64)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
+    if arr.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got min {arr.min()}")
+    return arr.astype(np.int64)
+
+
+def _check_probs(probs, n: int | None = None, name: str = "probs") -> np.ndarray:
+    arr = _to_numpy(probs, name)
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (N, C) with C >= 2, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} must be floating point, got dtype {arr.dtype}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but y_true has {n} entries")
+    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+        raise ValueError(f"{name} must be probabilities in [0, 1] (apply softmax to logits first)")
+    if not np.allclose(arr.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError(f"{name} rows must sum to 1 (apply softmax to logits first)")
+    return arr.astype(np.float64)
+
+
+def _check_logits(logits, n: int | None = None, name: str = "logits") -> np.ndarray:
+    arr = _to_numpy(logits, name)
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (N, C) with C >= 2, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
+        raise ValueError(f"{name} must hold finite floating-point values")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but y_true has {n} entries")
+    return arr.astype(np.float64)
+
+
+def _labels_and_preds(y_true, y_score, num_classes: int | None):
+    """Return (y_true, y_pred, probs or None, C) after checking shapes and ranges."""
+    y_true = _check_y_true(y_true)
+    score = _to_numpy(y_score, "y_score")
+    if score.ndim not in (1, 2):
+        raise ValueError(
+            f"y_score must be labels of shape (N,) or probabilities of shape (N, C), "
+            f"got {score.shape}"
+        )
+    probs = None
+    if score.ndim == 2:
+        probs = _check_probs(score, len(y_true), name="y_score")
+        y_pred = probs.argmax(axis=1)
+        c = probs.shape[1]
+        if num_classes is not None and num_classes != c:
+            raise ValueError(f"y_score has {c} columns but {num_classes} class names were given")
+    else:
+        y_pred = _check_y_true(score, name="y_score")
+        if len(y_pred) != len(y_true):
+            raise ValueError(
+                f"y_score has {len(y_pred)} entries but y_true has {len(y_true)}; pass one "
+                "prediction (or one row of probabilities) per sample"
+            )
+        c = num_classes if num_classes is not None else int(max(y_true.max(), y_pred.max())) + 1
+    if max(y_true.max(), y_pred.max()) >= c:
+        raise ValueError(
+            f"labels must be < {c} (the number of classes), got max "
+            f"{max(y_true.max(), y_pred.max())}"
+        )
+    return y_true, y_pred, probs, c
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Elementwise ``num / den`` with 0 where ``den == 0`` (scikit-learn's ``zero_division=0``)."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+# ----------------------------------------------------------------------------- the report
+def _per_class_counts(y_true: np.ndarray, y_pred: np.ndarray, c: int):
+    cm = np.bincount(y_true * c + y_pred, minlength=c * c).reshape(c, c)  # rows: true class
+    tp = np.diag(cm).astype(np.float64)
+    fn = cm.sum(axis=1) - tp
+    fp = cm.sum(axis=0) - tp
+    tn = cm.sum() - tp - fn - fp
+    return tp, fp, fn, tn
+
+
+def headline_metrics(y_true, y_pred, num_classes: int | None = None) -> dict[str, float]:
+    """Accuracy, balanced accuracy and macro-F1 from hard predictions.
+
+    Balanced accuracy is the mean per-class sensitivity over the classes present in ``y_true``
+    (as scikit-learn's ``balanced_accuracy_score``, without its warning). Macro-F1 averages the
+    F1 of all ``C`` classes, where 0/0 is defined as 0 (scikit-learn's ``zero_division=0``).
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        y_pred: Integer predicted labels ``(N,)``.
+        num_classes: ``C``; default ``max(label) + 1``.
+
+    Returns:
+        ``{"accuracy": ..., "balanced_accuracy": ..., "macro_f1": ...}`` as Python floats.
+
+    Raises:
+        ValueError: If the arrays are empty, differ in length or hold labels outside ``[0, C)``.
+        TypeError: If they are not integer.
+
+    >>> headline_metrics([0, 0, 1, 1], [0, 1, 1, 1])
+    {'accuracy': 0.75, 'balanced_accuracy': 0.75, 'macro_f1': 0.7333333333333334}
+    """
+    y_true, y_pred, _, c = _labels_and_preds(y_true, y_pred, num_classes)
+    tp, fp, fn, _ = _per_class_counts(y_true, y_pred, c)
+    f1 = _safe_div(2 * tp, 2 * tp + fp + fn)
+    return {
+        "accuracy": float(tp.sum() / len(y_true)),
+        "balanced_accuracy": float(_safe_div(tp, tp + fn)[tp + fn > 0].mean()),
+        "macro_f1": float(f1.mean()),
+    }
+
+
+def classification_report_frame(
+    y_true, y_score, class_names: Sequence[str] = CLASS_NAMES
+) -> pd.DataFrame:
+    """Per-class sensitivity, specificity, precision, F1 and support, plus the averages.
+
+    Rows: one per class, then ``"macro avg"`` (the unweighted mean over all classes: its
+    ``f1`` is the **macro-F1**, its ``sensitivity`` the **balanced accuracy** when every class
+    occurs in ``y_true``) and
+    ``"micro avg"`` (pooled over classes: its ``sensitivity``, ``precision`` and ``f1`` all equal
+    the **accuracy**). ``support`` is the number of true samples of the class (total in the
+    average rows). The three headline numbers are also in ``frame.attrs`` (``"accuracy"``,
+    ``"balanced_accuracy"``, ``"macro_f1"``).
+
+    A ratio whose denominator is 0 is reported as **0**, not NaN (scikit-learn's
+    ``zero_division=0``): a class that is never predicted has precision 0, a class absent from
+    ``y_true`` has sensitivity 0 (and support 0, which tells the two cases apart).
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        y_score: Predicted labels ``(N,)`` or probabilities ``(N, C)`` (argmax is taken).
+        class_names: ``C`` names in label order.
+
+    Returns:
+        DataFrame indexed by class name (then the two average rows) with float columns
+        ``sensitivity, specificity, precision, f1`` and int column ``support``.
+
+    Raises:
+        ValueError: On empty or mismatched inputs, labels outside ``[0, C)`` or a ``y_score``
+            with a different number of columns than ``class_names``.
+        TypeError: If labels are not integer or probabilities not floating point.
+
+    >>> frame = classification_report_frame([0, 0, 1, 1], [0, 1, 1, 1], ["a", "b"])
+    >>> frame.round(3)
+               sensitivity  specificity  precision     f1  support
+    a                 0.50         1.00      1.000  0.667        2
+    b                 1.00         0.50      0.667  0.800        2
+    macro avg         0.75         0.75      0.833  0.733        4
+    micro avg         0.75         0.75      0.750  0.750        4
+    """
+    names = [str(n) for n in class_names]
+    y_true, y_pred, _, c = _labels_and_preds(y_true, y_score, len(names))
+    tp, fp, fn, tn = _per_class_counts(y_true, y_pred, c)
+    sens = _safe_div(tp, tp + fn)
+    spec = _safe_div(tn, tn + fp)
+    prec = _safe_div(tp, tp + fp)
+    f1 = _safe_div(2 * tp, 2 * tp + fp + fn)
+    support = (tp + fn).astype(np.int64)
+    frame = pd.DataFrame(
+        {"sensitivity": sens, "specificity": spec, "precision": prec, "f1": f1, "support": support},
+        index=pd.Index(names, name=None),
+    )
+    acc = float(tp.sum() / len(y_true))
+    frame.loc["macro avg"] = [sens.mean(), spec.mean(), prec.mean(), f1.mean(), len(y_true)]
+    micro_spec = float(_safe_div(tn.sum(), tn.sum() + fp.sum()))
+    frame.loc["micro avg"] = [acc, micro_spec, acc, acc, len(y_true)]
+    frame["support"] = frame["support"].astype(np.int64)
+    frame.attrs.update(headline_metrics(y_true, y_pred, c))
+    return frame
+
+
+# ----------------------------------------------------------------------------- bootstrap
+class BootstrapCI(NamedTuple):
+    """A point estimate with a percentile bootstrap interval."""
+
+    point: float
+    low: float
+    high: float
+
+
+def _check_bootstrap_args(n_resamples, ci, seed) -> None:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive int, got {n_resamples!r}")
+    if not 0.0 < ci < 1.0:
+        raise ValueError(f"ci must be in (0, 1), e.g. 0.95, got {ci!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+
+
+def _check_groups(groups, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    arr = _to_numpy(groups, "groups")
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValueError(f"groups must have shape ({n},) like y_true, got {arr.shape}")
+    return arr
+
+
+def _resample_indices(n: int, groups, n_resamples: int, seed: int):
+    """Yield index arrays of bootstrap resamples, by sample or by group (patient)."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        for _ in range(n_resamples):
+            yield rng.integers(0, n, size=n)
+        return
+    _, inverse = np.unique(groups, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    members = np.split(order, np.cumsum(np.bincount(inverse))[:-1])
+    for _ in range(n_resamples):
+        chosen = rng.integers(0, len(members), size=len(members))
+        yield np.concatenate([members[g] for g in chosen])
+
+
+def _bootstrap_values(metric_fn, y_true, y_score, groups, n_resamples, seed):
+    """Return (point, finite resampled values, number skipped)."""
+    point = float(metric_fn(y_true, y_score))
+    values = []
+    for idx in _resample_indices(len(y_true), groups, n_resamples, seed):
+        try:
+            with warnings.catch_warnings():  # counted below instead of warning 1000 times
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                value = float(metric_fn(y_true[idx], y_score[idx]))
+        except ValueError:  # e.g. a metric that refuses a resample holding one class
+            continue
+        if np.isfinite(value):
+            values.append(value)
+    return point, np.asarray(values), n_resamples - len(values)
+
+
+def _interval(values: np.ndarray, ci: float) -> tuple[float, float]:
+    if values.size == 0:
+        return float("nan"), float("nan")
+    low, high = np.percentile(values, [50 * (1 - ci), 50 * (1 + ci)])
+    return float(low), float(high)
+
+
+def bootstrap_ci(
+    metric_fn: Callable,
+    y_true,
+    y_score,
+    *,
+    groups=None,
+    n_resamples: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> BootstrapCI:
+    """Percentile bootstrap confidence interval of ``metric_fn(y_true, y_score)``.
+
+    With ``groups`` (patient ids), whole patients are resampled with replacement, not slices:
+    slices of one patient are correlated, and resampling them one by one gives intervals that
+    are too narrow. Without ``groups`` every sample is its own group.
+
+    A resample on which the metric is undefined (it returns NaN, as scikit-learn's
+    ``roc_auc_score`` does when the resample holds a single class, or raises ``ValueError``) is
+    **skipped**. scikit-learn's ``UndefinedMetricWarning`` is silenced on resamples; instead,
+    when any are skipped, one ``RuntimeWarning`` says how many, and the interval comes from the
+    remaining resamples. If all are skipped, the interval is ``(nan, nan)``. On the full data
+    the metric runs as it is (a metric raising there raises here; NaN gives a NaN point).
+
+    Args:
+        metric_fn: ``f(y_true, y_score) -> float``, e.g. ``sklearn.metrics.accuracy_score``.
+        y_true: Integer labels ``(N,)``.
+        y_score: Predictions ``(N,)`` or scores ``(N, C)``; indexed along axis 0.
+        groups: Optional group (patient) id per sample, shape ``(N,)``.
+        n_resamples: Number of bootstrap resamples.
+        ci: Confidence level in ``(0, 1)``.
+        seed: Seed of the resampling.
+
+    Returns:
+        ``BootstrapCI(point, low, high)``: the metric on all the data and the interval bounds.
+
+    Raises:
+        ValueError: On invalid ``n_resamples``, ``ci``, ``groups`` or mismatched lengths, or if
+            ``metric_fn`` raises it on the full data.
+        TypeError: If ``seed`` is not an int or ``metric_fn`` is not callable.
+
+    >>> from sklearn.metrics import accuracy_score
+    >>> res = bootstrap_ci(accuracy_score, [0, 1, 1, 0] * 5, [0, 1, 0, 0] * 5, n_resamples=200)
+    >>> res.point, res.low <= 0.75 <= res.high
+    (0.75, True)
+    """
+    if not callable(metric_fn):
+        raise TypeError(f"metric_fn must be callable, got {type(metric_fn).__name__}")
+    _check_bootstrap_args(n_resamples, ci, seed)
+    y_true = _check_y_true(y_true)
+    y_score = _to_numpy(y_score, "y_score")
+    if y_score.ndim == 0 or len(y_score) != len(y_true):
+        raise ValueError(f"y_score must have {len(y_true)} rows like y_true, got {y_score.shape}")
+    groups = _check_groups(groups, len(y_true))
+    point, values, skipped = _bootstrap_values(
+        metric_fn, y_true, y_score, groups, n_resamples, seed
+    )
+    if skipped:
+        warnings.warn(
+            f"{skipped} of {n_resamples} bootstrap resamples were skipped because the metric "
+            "was undefined on them (e.g. a single class); the interval uses the rest",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return BootstrapCI(point, *_interval(values, ci))
+
+
+def _macro_auroc(y_true: np.ndarray, probs: np.ndarray) -> float:
+    if len(np.unique(y_true)) < probs.shape[1]:
+        raise ValueError("macro AUROC needs every class in y_true")
+    return float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro"))
+
+
+def bootstrap_report(
+    y_true,
+    y_score,
+    class_names: Sequence[str] = CLASS_NAMES,
+    *,
+    groups=None,
+    n_resamples: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Headline metrics with bootstrap confidence intervals, one row per metric.
+
+    Metrics: accuracy, balanced accuracy, macro-F1, the sensitivity of each class and, when
+    probabilities are given, macro one-vs-rest AUROC. All use the same resamples (by patient
+    when ``groups`` is given). Resamples on which a metric is undefined (macro AUROC or a
+    class's sensitivity when a class is missing from the resample) are skipped for that metric
+    and counted in the ``skipped`` column; no warning is raised.
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        y_score: Predicted labels ``(N,)`` or probabilities ``(N, C)``.
+        class_names: ``C`` names in label order.
+        groups: Optional patient id per sample ``(N,)``.
+        n_resamples: Number of resamples (``profile.bootstrap_samples`` in the notebooks).
+        ci: Confidence level in ``(0, 1)``.
+        seed: Seed of the resampling.
+
+    Returns:
+        DataFrame indexed by metric name with float columns ``point, low, high`` and int column
+        ``skipped``.
+
+    Raises:
+        ValueError: On invalid inputs (see :func:`classification_report_frame` and
+            :func:`bootstrap_ci`).
+        TypeError: If ``seed`` is not an int, or labels are not integer.
+
+    >>> y = [0, 1, 2, 0, 1, 2] * 4
+    >>> bootstrap_report(y, y, ["a", "b", "c"], n_resamples=20)
+                       point  low  high  skipped
+    accuracy             1.0  1.0   1.0        0
+    balanced accuracy    1.0  1.0   1.0        0
+    macro F1             1.0  1.0   1.0        0
+    sensitivity (a)      1.0  1.0   1.0        0
+    sensitivity (b)      1.0  1.0   1.0        0
+    sensitivity (c)      1.0  1.0   1.0        0
+    """
+    _check_bootstrap_args(n_resamples, ci, seed)
+    names = [str(n) for n in class_names]
+    y_true, y_pred, probs, c = _labels_and_preds(y_true, y_score, len(names))
+    groups = _check_groups(groups, len(y_true))
+
+    def _head(key):
+        return lambda t, p: headline_metrics(t, p, c)[key]
+
+    def _sens(k):
+        def fn(t, p):
+            n_k = np.sum(t == k)
+            if n_k == 0:
+                return float("nan")
+            return float(np.sum((t == k) & (p == k)) / n_k)
+
+        return fn
+
+    metrics: dict[str, tuple[Callable, np.ndarray]] = {
+        "accuracy": (_head("accuracy"), y_pred),
+        "balanced accuracy": (_head("balanced_accuracy"), y_pred),
+        "macro F1": (_head("macro_f1"), y_pred),
+    }
+    for k, name in enumerate(names):
+        metrics[f"sensitivity ({name})"] = (_sens(k), y_pred)
+    if probs is not None:
+        metrics["macro AUROC"] = (_macro_auroc, probs)
+    rows = {}
+    for name, (fn, score) in metrics.items():
+        try:
+            point, values, skipped = _bootstrap_values(fn, y_true, score, groups, n_resamples, seed)
+        except ValueError:  # undefined on the full data (e.g. a class missing from y_true)
+            point, values, skipped = float("nan"), np.array([]), n_resamples
+        rows[name] = [point, *_interval(values, ci), skipped]
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["point", "low", "high", "skipped"]
+    )
+    frame["skipped"] = frame["skipped"].astype(np.int64)
+    return frame
+
+
+# ----------------------------------------------------------------------------- calibration
+def _check_n_bins(n_bins) -> None:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
+
+
+def reliability_curve(probs, y_true, n_bins: int = 15) -> pd.DataFrame:
+    """Top-label reliability table: per confidence bin, mean confidence, accuracy and count.
+
+    Confidence is the largest probability of each row; bins are equal-width on ``[0, 1]``,
+    closed on the left (``[lo, hi)``, the last one ``[lo, 1]``), as in torchmetrics.
+    Empty bins are kept with ``count`` 0 and NaN ``confidence``/``accuracy``.
+
+    Args:
+        probs: Probabilities ``(N, C)``.
+        y_true: Integer labels ``(N,)``.
+        n_bins: Number of bins.
+
+    Returns:
+        DataFrame with ``n_bins`` rows and columns ``bin_lower, bin_upper, confidence,
+        accuracy, count``.
+
+    Raises:
+        ValueError: On invalid ``n_bins``, mismatched shapes or rows that are not probabilities.
+        TypeError: If ``y_true`` is not integer or ``probs`` not floating point.
+
+    >>> probs = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]
+    >>> reliability_curve(probs, [0, 1, 1], n_bins=2)
+       bin_lower  bin_upper  confidence  accuracy  count
+    0        0.0        0.5         NaN       NaN      0
+    1        0.5        1.0         0.8  0.666667      3
+    """
+    _check_n_bins(n_bins)
+    y_true = _check_y_true(y_true)
+    probs = _check_probs(probs, len(y_true))
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(bins, weights=conf, minlength=n_bins) / count
+        accuracy = np.bincount(bins, weights=correct, minlength=n_bins) / count
+    return pd.DataFrame(
+        {
+            "bin_lower": edges[:-1],
+            "bin_upper": edges[1:],
+            "confidence": mean_conf,
+            "accuracy": accuracy,
+            "count": count.astype(np.int64),
+        }
+    )
+
+
+def expected_calibration_error(probs, y_true, *, n_bins: int = 15) -> float:
+    """Top-label expected calibration error (Guo et al. 2017).
+
+    ``ECE = sum_b (n_b / N) * |accuracy_b - confidence_b|`` over the bins of
+    :func:`reliability_curve`; the same value as torchmetrics'
+    ``MulticlassCalibrationError(norm="l1")``. 0 is perfect calibration.
+
+    Args:
+        probs: Probabilities ``(N, C)``.
+        y_true: Integer labels ``(N,)``.
+        n_bins: Number of equal-width confidence bins.
+
+    Returns:
+        The ECE in ``[0, 1]`` as a Python float.
+
+    Raises:
+        ValueError: See :func:`reliability_curve`.
+        TypeError: See :func:`reliability_curve`.
+
+    >>> probs = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]
+    >>> round(expected_calibration_error(probs, [0, 1, 1]), 4)  # (0.1 + 0.8 + 0.3) / 3
+    0.4
+    >>> round(expected_calibration_error(probs, [0, 1, 1], n_bins=2), 4)  # |2/3 - 0.8|
+    0.1333
+    """
+    table = reliability_curve(probs, y_true, n_bins=n_bins)
+    full = table[table["count"] > 0]
+    gaps = (full["accuracy"] - full["confidence"]).abs()
+    return float((gaps * full["count"]).sum() / full["count"].sum())
+
+
+def apply_temperature(logits, temperature: float):
+    """Divide logits by a temperature (temperature scaling, Guo et al. 2017).
+
+    ``T > 1`` softens over-confident probabilities, ``T < 1`` sharpens them; the argmax, and
+    so accuracy, does not change. Apply a softmax to the result for probabilities.
+
+    Args:
+        logits: Float array or tensor ``(N, C)``.
+        temperature: ``T > 0``, e.g. from :func:`fit_temperature`.
+
+    Returns:
+        ``logits / T``, a new array of the same type (numpy or torch), shape and dtype.
+
+    Raises:
+        ValueError: If ``temperature`` is not a finite number > 0.
+
+    >>> apply_temperature(np.array([[2.0, 0.0]]), 2.0)
+    array([[1., 0.]])
+    """
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not np.isfinite(temperature)
+        or temperature <= 0
+    ):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    if isinstance(logits, torch.Tensor):
+        return logits / temperature
+    return np.asarray(logits) / temperature
+
+
+def fit_temperature(logits, y_true, *, max_iter: int = 200) -> float:
+    """Fit the temperature that minimises the NLL of validation logits (Guo et al. 2017).
+
+    Optimises ``log T`` (so ``T > 0``) with L-BFGS on the cross-entropy of
+    ``softmax(logits / T)``. Fit on a validation split, never on the test split.
+
+    Args:
+        logits: Float validation logits ``(N, C)``.
+        y_true: Integer labels ``(N,)``.
+        max_iter: L-BFGS iterations.
+
+    Returns:
+        The temperature ``T > 0`` as a Python float.
+
+    Raises:
+        ValueError: On mismatched shapes, non-finite logits, labels outside ``[0, C)`` or
+            ``max_iter < 1``.
+        TypeError: If ``y_true`` is not integer.
+
+    >>> logits = np.array([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [0.0, 4.0]])
+    >>> fit_temperature(logits, [0, 1, 1, 0]) > 10  # right half the time: soften a lot
+    True
+    """
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+    y = _check_y_true(y_true)
+    z = _check_logits(logits, len(y))
+    if y.max() >= z.shape[1]:
+        raise ValueError(f"y_true must be < C={z.shape[1]}, got max {y.max()}")
+    z_t = torch.as_tensor(z, dtype=torch.float64)
+    y_t = torch.as_tensor(y)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z_t / log_t.exp(), y_t)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp())
+
+
+# ----------------------------------------------------------------------------- thresholds
+def threshold_for_sensitivity(y_true_binary, scores, target: float = 0.95) -> float:
+    """The largest threshold whose sensitivity reaches ``target`` (predict positive if ``>=``).
+
+    Screening asks for a minimum sensitivity ("miss at most 5 % of tumours"); this picks the
+    highest score cut-off that still meets it, which keeps specificity as high as possible.
+    Computed on a validation split with scikit-learn's ``roc_curve``.
+
+    Args:
+        y_true_binary: 0/1 (or bool) labels ``(N,)``, 1 = positive (e.g. "tumour").
+        scores: Float scores ``(N,)``, higher = more likely positive (e.g. ``1 - p(notumor)``).
+        target: Wanted sensitivity in ``(0, 1]``.
+
+    Returns:
+        The threshold as a Python float: ``scores >= threshold`` has sensitivity ``>= target``.
+
+    Raises:
+        ValueError: If ``target`` is outside ``(0, 1]``, the labels are not binary, there are no
+            positives, or the shapes differ.
+
+    >>> threshold_for_sensitivity([0, 0, 1, 1, 1, 1], [0.1, 0.6, 0.4, 0.7, 0.8, 0.9], 0.75)
+    0.7
+    """
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"target must be in (0, 1], got {target!r}")
+    y = _to_numpy(y_true_binary, "y_true_binary")
+    s = _to_numpy(scores, "scores").astype(np.float64)
+    if y.ndim != 1 or s.shape != y.shape:
+        raise ValueError(f"y_true_binary {y.shape} and scores {s.shape} must be 1-D and equal")
+    if not np.isin(y, [0, 1]).all():
+        raise ValueError("y_true_binary must hold only 0/1 (or False/True)")
+    if not y.any():
+        raise ValueError("y_true_binary has no positives: sensitivity is undefined")
+    y = y.astype(np.int64)
+    if y.all():  # roc_curve needs negatives; every positive then counts, so take the minimum
+        return float(np.sort(s)[int(np.floor((1 - target) * len(s) + 1e-9))])
+    _, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
+    idx = int(np.argmax(tpr >= target - 1e-12))
+    return float(thresholds[idx])
+
+
+def predict_with_threshold(probs, class_index: int, threshold: float) -> np.ndarray:
+    """Predict ``class_index`` whenever its probability reaches ``threshold``, else the argmax.
+
+    Lowering the threshold of a class raises its sensitivity at the cost of the others
+    (e.g. flag every slice with ``p(glioma) >= 0.2``). When the class is not chosen, the
+    prediction is the most probable of the **other** classes.
+
+    Args:
+        probs: Probabilities ``(N, C)``.
+        class_index: The class whose decision moves, in ``[0, C)``.
+        threshold: In ``[0, 1]``.
+
+    Returns:
+        Int64 predicted labels ``(N,)``.
+
+    Raises:
+        ValueError: If ``class_index`` or ``threshold`` is out of range, or ``probs`` invalid.
+
+    >>> predict_with_threshold([[0.7, 0.3], [0.9, 0.1]], class_index=1, threshold=0.25)
+    array([1, 0])
+    """
+    p = _check_probs(probs)
+    c = p.shape[1]
+    if isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer)):
+        raise ValueError(f"class_index must be an int in [0, {c}), got {class_index!r}")
+    if not 0 <= class_index < c:
+        raise ValueError(f"class_index must be in [0, {c}), got {class_index}")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
+    others = p.copy()
+    others[:, class_index] = -np.inf
+    pred = others.argmax(axis=1)
+    pred[p[:, class_index] >= threshold] = class_index
+    return pred.astype(np.int64)
+
+
+def adjust_for_priors(probs, train_priors, target_priors) -> np.ndarray:
+    """Re-weight probabilities for new class priors (Saerens et al. 2002, Bayes' rule).
+
+    A model trained on balanced classes believes every class is equally likely a priori; in a
+    clinic where 50 % of scans show no tumour, ``p'_c ∝ p_c * target_c / train_c``.
+
+    Args:
+        probs: Probabilities ``(N, C)``.
+        train_priors: Class frequencies the model was trained on, ``(C,)``, positive.
+        target_priors: Class frequencies where it is used, ``(C,)``, positive.
+
+    Returns:
+        New float64 probabilities ``(N, C)``, rows summing to 1.
+
+    Raises:
+        ValueError: If a prior vector has the wrong length or a non-positive entry.
+
+    >>> adjust_for_priors([[0.5, 0.5]], [0.5, 0.5], [0.8, 0.2])
+    array([[0.8, 0.2]])
+    """
+    p = _check_probs(probs)
+    ratio = []
+    for name, priors in (("train_priors", train_priors), ("target_priors", target_priors)):
+        arr = _to_numpy(priors, name).astype(np.float64)
+        if arr.shape != (p.shape[1],) or not (arr > 0).all() or not np.isfinite(arr).all():
+            raise ValueError(
+                f"{name} must be {p.shape[1]} positive class frequencies, got {arr.tolist()}"
+            )
+        ratio.append(arr / arr.sum())
+    adjusted = p * (ratio[1] / ratio[0])
+    return adjusted / adjusted.sum(axis=1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- curves
+def one_vs_rest_curves(
+    y_true, probs, class_names: Sequence[str] = CLASS_NAMES
+) -> dict[str, dict[str, np.ndarray | float]]:
+    """One-vs-rest ROC and precision-recall curves with AUROC and AUPRC, per class.
+
+    AUPRC is scikit-learn's ``average_precision_score`` (step-wise, no interpolation); its
+    chance level is the class's ``prevalence``. A class that is absent from ``y_true`` (or is
+    all of it) has no curve: its arrays are empty and its AUROC/AUPRC are NaN.
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        probs: Probabilities ``(N, C)``.
+        class_names: ``C`` names in label order.
+
+    Returns:
+        ``{class_name: {"fpr", "tpr", "precision", "recall"`` (1-D float arrays),
+        ``"auroc", "auprc", "prevalence"`` (floats)``}}``, in label order.
+
+    Raises:
+        ValueError: On mismatched shapes, labels outside ``[0, C)`` or a number of names
+            different from ``C``.
+        TypeError: If labels are not integer.
+
+    >>> curves = one_vs_rest_curves([0, 1, 1, 0], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]],
+    ...                             ["a", "b"])
+    >>> curves["b"]["auroc"], curves["b"]["auprc"]
+    (1.0, 1.0)
+    """
+    names = [str(n) for n in class_names]
+    y_true, _, p, _ = _labels_and_preds(y_true, _check_probs(probs), len(names))
+    out = {}
+    for k, name in enumerate(names):
+        positive = (y_true == k).astype(np.int64)
+        entry: dict[str, np.ndarray | float] = {"prevalence": float(positive.mean())}
+        if 0 < positive.sum() < len(positive):
+            fpr, tpr, _ = roc_curve(positive, p[:, k])
+            precision, recall, _ = precision_recall_curve(positive, p[:, k])
+            entry.update(
+                fpr=fpr,
+                tpr=tpr,
+                precision=precision,
+                recall=recall,
+                auroc=float(roc_auc_score(positive, p[:, k])),
+                auprc=float(average_precision_score(positive, p[:, k])),
+            )
+        else:
+            empty = np.array([], dtype=np.float64)
+            entry.update(
+                fpr=empty, tpr=empty, precision=empty, recall=empty, auroc=np.nan, auprc=np.nan
+            )
+        out[name] = entry
+    return out
+
+
+def one_vs_rest_frame(y_true, probs, class_names: Sequence[str] = CLASS_NAMES) -> pd.DataFrame:
+    """AUROC, AUPRC and prevalence per class as a table (see :func:`one_vs_rest_curves`).
+
+    Returns:
+        DataFrame indexed by class name with float columns ``auroc, auprc, prevalence``.
+
+    Raises:
+        ValueError: See :func:`one_vs_rest_curves`.
+        TypeError: See :func:`one_vs_rest_curves`.
+
+    >>> one_vs_rest_frame([0, 1], [[0.8, 0.2], [0.3, 0.7]], ["a", "b"])
+       auroc  auprc  prevalence
+    a    1.0    1.0         0.5
+    b    1.0    1.0         0.5
+    """
+    curves = one_vs_rest_curves(y_true, probs, class_names)
+    cols = ["auroc", "auprc", "prevalence"]
+    return pd.DataFrame({name: [c[k] for k in cols] for name, c in curves.items()}, index=cols).T

@@ -1,0 +1,433 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from scipy import ndimage
+from torch.utils.data import RandomSampler, SequentialSampler, WeightedRandomSampler
+
+from course_lib import datasets
+from course_lib.config import CLASS_NAMES
+from course_lib.data import (
+    BrainMRIDataModule,
+    BrainMRIDataset,
+    LeakageReport,
+    MissingPatientIdsWarning,
+    _seed_worker_transform,
+    find_duplicates,
+    leakage_report,
+    resize_uint8,
+    split_by_patient,
+)
+
+
+def blob(seed: int, size: int = 24) -> np.ndarray:
+    """A distinct uint8 test image: Gaussian blobs over a smooth random texture."""
+    rng = np.random.default_rng(seed)
+    texture = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 32)
+    yy, xx = np.mgrid[:size, :size] / size
+    image = np.zeros((size, size))
+    for _ in range(4):
+        cy, cx, s = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.2)
+        image += rng.uniform(0.3, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+    image = image / image.max() + 0.5 * texture / np.abs(texture).max()
+    return np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
+
+
+def make_index(root, patients_per_class=(2, 2, 2, 2), slices=2, size=24, ids=True):
+    rows, seed = [], 0
+    for label, n_patients in enumerate(patients_per_class):
+        for p in range(n_patients):
+            for s in range(slices):
+                path = root / f"{label}_{p}_{s}.png"
+                Image.fromarray(blob(seed, size)).save(path)
+                seed += 1
+                rows.append(
+                    {
+                        "path": str(path),
+                        "label": label,
+                        "class_name": CLASS_NAMES[label],
+                        "split": "train",
+                        "patient_id": f"c{label}p{p}" if ids else pd.NA,
+                        "source": "folder",
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    frame["patient_id"] = frame["patient_id"].astype("string")
+    return frame
+
+
+def fake_index(patients_per_class=(10, 10, 10, 10), slices=3, ids=True):
+    """An index without files, for the splits."""
+    rows = [
+        {
+            "path": f"{label}_{p}_{s}.png",
+            "label": label,
+            "patient_id": f"c{label}p{p}" if ids else pd.NA,
+        }
+        for label, n in enumerate(patients_per_class)
+        for p in range(n)
+        for s in range(slices)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["patient_id"] = frame["patient_id"].astype("string")
+    return frame
+
+
+# --------------------------------------------------------------------------- Dataset
+
+
+def test_resize_uint8_keeps_same_size_and_resizes_other():
+    image = blob(0, 16)
+    assert resize_uint8(image, 16) is image
+    out = resize_uint8(image, 8)
+    assert (out.shape, out.dtype) == ((8, 8), np.uint8)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dataset_shapes_and_values(tmp_path, channels):
+    index = make_index(tmp_path, size=20)
+    dataset = BrainMRIDataset(index, image_size=16, channels=channels)
+    image, label = dataset[3]
+    assert image.shape == (channels, 16, 16)
+    assert image.dtype == torch.float32
+    assert 0 <= float(image.min()) and float(image.max()) <= 1
+    assert label == 0
+    assert isinstance(label, int)
+    assert len(dataset) == 16
+    if channels == 3:
+        assert torch.equal(image[0], image[2])
+
+
+def test_dataset_applies_albumentations_style_and_plain_transforms(tmp_path):
+    index = make_index(tmp_path)
+
+    def album(*, image):
+        return {"image": (image.astype(np.float32) - 100) / 50}
+
+    image, _ = BrainMRIDataset(index, image_size=16, transform=album)[0]
+    expected = (resize_uint8(blob(0), 16).astype(np.float32) - 100) / 50
+    np.testing.assert_allclose(image[0].numpy(), expected)
+    hwc, _ = BrainMRIDataset(index, image_size=16, transform=lambda a: np.stack([a] * 3, -1))[0]
+    assert hwc.shape == (3, 16, 16)
+    chw, _ = BrainMRIDataset(
+        index, image_size=16, channels=3, transform=lambda a: torch.zeros(1, 16, 16)
+    )[0]
+    assert chw.shape == (3, 16, 16)
+
+
+def test_dataset_with_course_transforms(tmp_path):
+    transforms = pytest.importorskip("course_lib.transforms")
+    index = make_index(tmp_path)
+    dataset = BrainMRIDataset(index, image_size=16, transform=transforms.eval_transform(16))
+    image, _ = dataset[0]
+    assert image.shape == (1, 16, 16)
+    assert image.dtype == torch.float32
+
+
+def test_dataset_cache_keeps_images(tmp_path):
+    index = make_index(tmp_path)
+    cached = BrainMRIDataset(index, image_size=16, cache=True)
+    plain = BrainMRIDataset(index, image_size=16)
+    first = cached[0][0]
+    for path in index["path"]:
+        (tmp_path / path).unlink()
+    assert torch.equal(cached[0][0], first)
+    with pytest.raises(FileNotFoundError):
+        plain[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"channels": 2}, ValueError, "channels"),
+        ({"image_size": 0}, ValueError, "image_size"),
+        ({"transform": "flip"}, TypeError, "transform"),
+    ],
+)
+def test_dataset_bad_arguments(tmp_path, kwargs, error, match):
+    index = make_index(tmp_path, patients_per_class=(1,), slices=1)
+    with pytest.raises(error, match=match):
+        BrainMRIDataset(index, **{"image_size": 16, **kwargs})
+
+
+def test_dataset_bad_index():
+    with pytest.raises(TypeError, match="DataFrame"):
+        BrainMRIDataset(["a.png"], image_size=16)
+    with pytest.raises(ValueError, match="label"):
+        BrainMRIDataset(pd.DataFrame({"path": ["a.png"]}), image_size=16)
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def test_split_by_patient_keeps_patients_together_and_stratifies():
+    index = fake_index()
+    train, val = split_by_patient(index, val_fraction=0.2, seed=0)
+    assert not set(train["patient_id"]) & set(val["patient_id"])
+    assert sorted([*train.index, *val.index]) == list(index.index)
+    assert len(val) == 24  # 2 of 10 patients per class, 3 slices each
+    assert val["label"].value_counts().to_dict() == dict.fromkeys(range(4), 6)
+
+
+def test_split_by_patient_is_seeded():
+    index = fake_index()
+    a = split_by_patient(index, val_fraction=0.25, seed=1)[1]
+    b = split_by_patient(index, val_fraction=0.25, seed=1)[1]
+    c = split_by_patient(index, val_fraction=0.25, seed=2)[1]
+    assert list(a.index) == list(b.index)
+    assert list(a.index) != list(c.index)
+
+
+def test_split_by_patient_does_not_modify_input():
+    index = fake_index()
+    before = index.copy()
+    split_by_patient(index, val_fraction=0.2, seed=0)
+    pd.testing.assert_frame_equal(index, before)
+
+
+def test_split_without_patient_ids_warns():
+    index = fake_index(ids=False)
+    with pytest.warns(MissingPatientIdsWarning, match="120 of 120 images have no patient id"):
+        train, val = split_by_patient(index, val_fraction=0.2, seed=0)
+    assert len(val) == 24
+    index = fake_index().drop(columns="patient_id")
+    with pytest.warns(MissingPatientIdsWarning):
+        split_by_patient(index, val_fraction=0.2, seed=0)
+
+
+@pytest.mark.parametrize("fraction", [0, 0.6, "0.2"])
+def test_split_bad_fraction(fraction):
+    with pytest.raises(ValueError, match="val_fraction"):
+        split_by_patient(fake_index(), val_fraction=fraction, seed=0)
+
+
+def test_split_too_few_patients():
+    with pytest.raises(ValueError, match="needs at least 5 patients"):
+        split_by_patient(fake_index((1, 1, 1, 0)), val_fraction=0.2, seed=0)
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def test_find_duplicates_in_arrays_finds_only_injected_pairs():
+    images = [blob(i, 64) for i in range(12)]
+    images.append(images[3].copy())
+    noisy = images[7].astype(int) + np.random.default_rng(0).integers(-3, 4, (64, 64))
+    images.append(np.clip(noisy, 0, 255).astype(np.uint8))
+    pairs = find_duplicates(np.stack(images), threshold=12)
+    assert list(zip(pairs["i"], pairs["j"], strict=True)) == [(3, 12), (7, 13)]
+    assert pairs["distance"].iloc[0] == 0
+    floats = [im.astype(np.float32) / 255 for im in images]
+    assert len(find_duplicates(floats, threshold=12)) == 2
+
+
+def test_find_duplicates_from_index_has_paths(tmp_path):
+    index = make_index(tmp_path, patients_per_class=(3,), slices=1, size=64)
+    index = pd.concat([index, index.iloc[[0]]], ignore_index=True)
+    pairs = find_duplicates(index)
+    assert list(pairs[["i", "j"]].itertuples(index=False, name=None)) == [(0, 3)]
+    assert pairs.loc[0, "path_i"] == pairs.loc[0, "path_j"]
+    assert pairs.loc[0, "split_i"] == "train"
+
+
+def test_find_duplicates_bad_input():
+    with pytest.raises(ValueError, match="threshold"):
+        find_duplicates(np.zeros((2, 8, 8), np.uint8), threshold=-1)
+    with pytest.raises(TypeError, match="data must be"):
+        find_duplicates("images/")
+    with pytest.raises(ValueError, match="2-D"):
+        find_duplicates(np.zeros((2, 8, 8, 3), np.uint8))
+
+
+def test_leakage_report(tmp_path):
+    index = make_index(tmp_path, patients_per_class=(2, 2), slices=2, size=64)
+    train, test = index.iloc[:6].copy(), index.iloc[6:].copy()
+    clean = leakage_report(train, test)
+    assert isinstance(clean, LeakageReport)
+    assert clean.clean
+    leaky = pd.concat([test, train.iloc[[1]]], ignore_index=True)
+    report = leakage_report(train, leaky)
+    assert not report.clean
+    assert report.shared_patients == ["c0p0"]
+    assert list(report.duplicate_pairs["train_path"]) == [train["path"].iloc[1]]
+    assert "1 patient(s) in both parts; 1 near-duplicate pair(s)" in str(report)
+    with pytest.raises(TypeError, match="test must be"):
+        leakage_report(train, None)
+
+
+# --------------------------------------------------------------------------- DataModule
+
+
+def identity(image):
+    return image.astype(np.float32) / 255
+
+
+@pytest.fixture(scope="module")
+def synthetic_dm(tmp_path_factory):
+    pytest.importorskip("course_lib.synthetic")
+    root = tmp_path_factory.mktemp("dm") / "syn"
+    dm = BrainMRIDataModule(
+        root=str(root),
+        image_size=32,
+        batch_size=8,
+        per_class=8,
+        test_per_class=4,
+        slices_per_patient=2,
+        val_fraction=0.25,
+        seed=0,
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_datamodule_synthetic_splits_and_batches(synthetic_dm):
+    dm = synthetic_dm
+    assert dm.num_classes == 4
+    assert dm.classes == CLASS_NAMES
+    assert sum(dm.class_counts.values()) == len(dm.train_index)
+    assert len(dm.train_index) + len(dm.val_index) == 32
+    assert len(dm.test_index) == 16
+    parts = [set(p["patient_id"]) for p in (dm.train_index, dm.val_index, dm.test_index)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.shape == (8, 1, 32, 32)
+    assert images.dtype == torch.float32
+    assert labels.dtype == torch.int64
+
+
+def test_datamodule_loaders_do_not_shuffle_eval(synthetic_dm):
+    train = synthetic_dm.train_dataloader()
+    assert isinstance(train.sampler, RandomSampler)
+    for loader in (
+        synthetic_dm.val_dataloader(),
+        synthetic_dm.test_dataloader(),
+        synthetic_dm.predict_dataloader(),
+    ):
+        assert isinstance(loader.sampler, SequentialSampler)
+        assert loader.drop_last is False
+    labels = torch.cat([y for _, y in synthetic_dm.test_dataloader()])
+    assert labels.tolist() == synthetic_dm.test_index["label"].tolist()
+
+
+def test_datamodule_imbalance_and_weighted_sampler(tmp_path):
+    pytest.importorskip("course_lib.synthetic")
+    dm = BrainMRIDataModule(
+        root=str(tmp_path / "syn"),
+        image_size=32,
+        batch_size=64,
+        per_class={"glioma": 16, "meningioma": 4, "notumor": 16, "pituitary": 4},
+        test_per_class=2,
+        slices_per_patient=2,
+        val_fraction=0.25,
+        seed=0,
+        sampler="weighted",
+        augment=False,
+        eval_transform=identity,
+    )
+    dm.prepare_data()
+    dm.setup()
+    pool = dm.index[dm.index["split"] == "train"]["class_name"].value_counts().to_dict()
+    assert pool == {"glioma": 16, "meningioma": 4, "notumor": 16, "pituitary": 4}
+    loader = dm.train_dataloader()
+    assert isinstance(loader.sampler, WeightedRandomSampler)
+    drawn = torch.tensor(list(loader.sampler))
+    labels = torch.as_tensor(dm.train_dataset.labels)[drawn]
+    share = torch.bincount(labels, minlength=4).float() / len(labels)
+    assert float(share.min()) > 0.1  # balanced draws: each class near a quarter
+
+
+def test_datamodule_folder_source_three_channels(tmp_path):
+    for split in ("Training", "Testing"):
+        for label, name in enumerate(CLASS_NAMES):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(5):
+                Image.fromarray(blob(100 * label + i + (50 if split == "Testing" else 0))).save(
+                    tmp_path / split / name / f"{i}.png"
+                )
+    dm = BrainMRIDataModule(
+        source="kaggle",
+        root=str(tmp_path),
+        image_size=16,
+        channels=3,
+        batch_size=4,
+        augment=False,
+        train_transform=identity,
+        eval_transform=identity,
+    )
+    dm.prepare_data()
+    with pytest.warns(MissingPatientIdsWarning):
+        dm.setup()
+    images, _ = next(iter(dm.val_dataloader()))
+    assert images.shape == (4, 3, 16, 16)
+    assert len(dm.test_index) == 20
+    assert len(dm.train_index) + len(dm.val_index) == 20
+
+
+def test_workers_get_different_augmentation_seeds(synthetic_dm):
+    pytest.importorskip("course_lib.transforms")
+    from course_lib.transforms import train_transform
+
+    dataset = BrainMRIDataset(
+        synthetic_dm.train_index.iloc[:1].loc[[synthetic_dm.train_index.index[0]] * 4],
+        image_size=32,
+        transform=train_transform(32, seed=0, strength="strong"),
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=1, num_workers=2, worker_init_fn=_seed_worker_transform
+    )
+    first, second = [x for x, _ in loader][:2]  # item 0 from worker 0, item 1 from worker 1
+    assert not torch.equal(first, second)
+
+
+def test_datamodule_default_transforms(synthetic_dm):
+    pytest.importorskip("course_lib.transforms")
+    images, _ = next(iter(synthetic_dm.val_dataloader()))
+    assert images.shape[1:] == (1, 32, 32)
+    assert abs(float(images.mean())) < 3  # normalised, not 0..255
+
+
+def test_datamodule_from_profile():
+    dm = BrainMRIDataModule.from_profile("smoke", batch_size=4)
+    assert (dm.image_size, dm.batch_size, dm.synthetic["per_class"]) == (64, 4, 24)
+    assert dm.hparams["batch_size"] == 4
+
+
+def test_datamodule_shares_the_default_synthetic_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    dm = BrainMRIDataModule.from_profile("smoke", seed=7)
+    assert dm._dataset_root() == datasets.synthetic_dir(datasets.synthetic_params("smoke"))
+    assert dm._dataset_root().parent == tmp_path
+    other = BrainMRIDataModule.from_profile("smoke", data_seed=1)._dataset_root()
+    assert other != dm._dataset_root()
+
+
+def test_datamodule_needs_setup():
+    dm = BrainMRIDataModule()
+    with pytest.raises(RuntimeError, match="setup"):
+        dm.train_dataloader()
+    with pytest.raises(RuntimeError, match="setup"):
+        dm.class_counts  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"source": "imagenet"}, "source"),
+        ({"source": "folder"}, "root"),
+        ({"sampler": "oversample"}, "sampler"),
+        ({"channels": 4}, "channels"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"image_size": 1.5}, "image_size"),
+        ({"num_workers": -1}, "num_workers"),
+        ({"per_class": {"cats": 3}}, "per_class keys"),
+        ({"per_class": {"glioma": 0}}, "per_class"),
+        ({"per_class": 0}, "per_class"),
+    ],
+)
+def test_datamodule_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BrainMRIDataModule(**kwargs)
