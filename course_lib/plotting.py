@@ -1,0 +1,590 @@
+"""Axes-level plots for the course: ``plot_x(data, *, ax=None, ...) -> Axes``.
+
+Each function draws on the given axes (or the current ones), returns them and never calls
+``plt.show()``; combine them with ``fig, axes = plt.subplots(...)``.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+# ----------------------------------------------------------------------------- image plots
+#: Colours of the mask values in :func:`plot_slice`: 1 tumour, 2 edema, 3+ anything else.
+MASK_COLORS: tuple[str, ...] = ("tab:red", "gold", "tab:cyan", "tab:green")
+
+
+def _image_2d(image, name: str = "image") -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim != 2:
+        raise ValueError(f"{name} must be (H, W) or (1, H, W), got shape {image.shape}")
+    return image
+
+
+def plot_slice(
+    image,
+    *,
+    ax: Axes | None = None,
+    mask=None,
+    title: str | None = None,
+    cmap: str = "gray",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    alpha: float = 0.0,
+) -> Axes:
+    """Show one MRI slice, optionally with a mask drawn as contours.
+
+    Args:
+        image: ``(H, W)`` (or ``(1, H, W)``) array, any real dtype; rows are drawn top down.
+        ax: Axes to draw on (default: the current axes).
+        mask: Optional ``(H, W)`` integer/bool mask; each non-zero value gets a contour in its
+            colour from :data:`MASK_COLORS` (1 tumour red, 2 edema yellow).
+        title: Axes title.
+        cmap: Matplotlib colour map.
+        vmin: Lower end of the colour scale (default: the image's minimum).
+        vmax: Upper end of the colour scale (default: the image's maximum).
+        alpha: Opacity of a filled overlay of the mask under the contours (0 for none).
+
+    Returns:
+        The axes, with the image, no ticks, equal aspect.
+
+    Raises:
+        ValueError: If ``image`` is not 2D, or ``mask`` does not match its shape.
+    """
+    image = _image_2d(image)
+    ax = plt.gca() if ax is None else ax
+    ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    if mask is not None:
+        mask = _image_2d(mask, "mask")
+        if mask.shape != image.shape:
+            raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape}")
+        mask = mask.astype(np.int64)
+        for value in np.unique(mask[mask > 0]):
+            color = MASK_COLORS[min(int(value), len(MASK_COLORS)) - 1]
+            region = (mask == value).astype(float)
+            ax.contour(region, levels=[0.5], colors=[color], linewidths=1.0)
+            if alpha > 0:
+                from matplotlib.colors import ListedColormap
+
+                overlay = np.ma.masked_where(region == 0, region)
+                ax.imshow(overlay, cmap=ListedColormap([color]), alpha=alpha, vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize="small")
+    return ax
+
+
+def plot_image_grid(
+    images,
+    *,
+    titles=None,
+    masks=None,
+    ncols: int = 4,
+    axes=None,
+    cmap: str = "gray",
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
+    panel_size: float = 2.2,
+) -> np.ndarray:
+    """Show several slices in a grid (one :func:`plot_slice` each).
+
+    Args:
+        images: ``(N, H, W)`` array or a sequence of ``(H, W)`` arrays.
+        titles: ``N`` titles, or ``None``.
+        masks: ``N`` masks (``(N, H, W)`` or a sequence, entries may be ``None``), or ``None``.
+        ncols: Columns of the grid when ``axes`` is not given.
+        axes: Existing axes (any shape, at least ``N`` of them); default: a new figure.
+        cmap: Colour map.
+        vmin: Lower end of every panel's colour scale (``None``: each panel's own minimum).
+        vmax: Upper end of every panel's colour scale (``None``: each panel's own maximum).
+        panel_size: Inches per panel of a new figure.
+
+    Returns:
+        2D array of the axes (unused ones are switched off).
+
+    Raises:
+        ValueError: If there are no images, ``ncols`` < 1, too few axes, or ``titles``/``masks``
+            have the wrong length.
+    """
+    images = list(images)
+    n = len(images)
+    if n == 0:
+        raise ValueError("images is empty; pass at least one (H, W) image")
+    for name, extra in (("titles", titles), ("masks", masks)):
+        if extra is not None and len(extra) != n:
+            raise ValueError(f"{name} has {len(extra)} entries for {n} images")
+    if axes is None:
+        if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+            raise ValueError(f"ncols must be an int >= 1, got {ncols!r}")
+        ncols = min(ncols, n)
+        nrows = -(-n // ncols)
+        _, axes = plt.subplots(
+            nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows), squeeze=False
+        )
+    axes = np.asarray(axes, dtype=object)
+    axes = axes.reshape(1, -1) if axes.ndim < 2 else axes
+    flat = axes.ravel()
+    if flat.size < n:
+        raise ValueError(f"{flat.size} axes given for {n} images")
+    for i, ax in enumerate(flat):
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        plot_slice(
+            images[i],
+            ax=ax,
+            mask=None if masks is None else masks[i],
+            title=None if titles is None else titles[i],
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+        )
+    return axes
+
+
+# ----------------------------------------------------------------------------- evaluation plots
+def _eval_axes(ax: Axes | None) -> Axes:
+    return plt.gca() if ax is None else ax
+
+
+def plot_confusion_matrix(
+    y_true,
+    y_pred,
+    class_names=None,
+    *,
+    normalize: str | None = None,
+    ax: Axes | None = None,
+    cmap: str = "Blues",
+) -> Axes:
+    """Confusion matrix as an annotated seaborn heatmap (rows: true class, columns: predicted).
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        y_pred: Predicted labels ``(N,)`` or probabilities ``(N, C)`` (argmax is taken).
+        class_names: ``C`` names in label order; default ``config.CLASS_NAMES``.
+        normalize: ``None`` (counts), ``"true"`` (each row sums to 1: the diagonal is the
+            per-class sensitivity), ``"pred"`` (each column sums to 1: precision) or ``"all"``.
+            A row or column with no samples shows 0.
+        ax: Axes to draw on (default: the current axes).
+        cmap: Matplotlib colour map.
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: If ``normalize`` is not one of the choices, or the labels are invalid
+            (see :func:`course_lib.metrics.classification_report_frame`).
+    """
+    import seaborn as sns
+    from sklearn.metrics import confusion_matrix
+
+    from course_lib.config import CLASS_NAMES
+    from course_lib.metrics import _labels_and_preds
+
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}")
+    names = list(CLASS_NAMES if class_names is None else class_names)
+    y_true, y_pred, _, c = _labels_and_preds(y_true, y_pred, len(names))
+    cm = confusion_matrix(y_true, y_pred, labels=np.arange(c), normalize=normalize)
+    ax = _eval_axes(ax)
+    sns.heatmap(
+        cm,
+        annot=True,
+        fmt="d" if normalize is None else ".2f",
+        cmap=cmap,
+        vmin=0,
+        vmax=None if normalize is None else 1,
+        square=True,
+        cbar=True,
+        xticklabels=names,
+        yticklabels=names,
+        ax=ax,
+    )
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.tick_params(axis="y", labelrotation=0)
+    titles = {None: "counts", "true": "rows sum to 1", "pred": "columns sum to 1"}
+    ax.set_title(f"Confusion matrix ({titles.get(normalize, 'all cells sum to 1')})")
+    return ax
+
+
+def _curve_lines(y_true, probs, class_names, ax, kind: str) -> Axes:
+    import seaborn as sns
+
+    from course_lib.config import CLASS_NAMES
+    from course_lib.metrics import one_vs_rest_curves
+
+    names = list(CLASS_NAMES if class_names is None else class_names)
+    curves = one_vs_rest_curves(y_true, probs, names)
+    ax = _eval_axes(ax)
+    colors = sns.color_palette("colorblind")  # the same class colours as plot_class_balance
+    for i, (name, cv) in enumerate(curves.items()):
+        color = colors[i % len(colors)]
+        if np.isnan(cv["auroc"]):
+            ax.plot([], [], color=color, label=f"{name} (no positives)")
+            continue
+        if kind == "roc":
+            ax.plot(cv["fpr"], cv["tpr"], color=color, label=f"{name} (AUROC {cv['auroc']:.3f})")
+        else:
+            ax.step(
+                cv["recall"],
+                cv["precision"],
+                where="post",
+                color=color,
+                label=f"{name} (AP {cv['auprc']:.3f})",
+            )
+            ax.axhline(cv["prevalence"], color=color, linestyle=":", linewidth=1, alpha=0.7)
+    if kind == "roc":
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+        ax.set_xlabel("1 - specificity (false positive rate)")
+        ax.set_ylabel("sensitivity (true positive rate)")
+        ax.set_title("ROC curves, one class vs the rest")
+        ax.legend(loc="lower right", fontsize="small")
+    else:
+        ax.set_xlabel("recall (sensitivity)")
+        ax.set_ylabel("precision")
+        ax.set_title("Precision-recall curves (dotted: chance = prevalence)")
+        ax.legend(loc="lower left", fontsize="small")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_roc_curves(y_true, probs, class_names=None, *, ax: Axes | None = None) -> Axes:
+    """One-vs-rest ROC curve of every class, AUROC in the legend, chance diagonal dashed.
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        probs: Probabilities ``(N, C)``.
+        class_names: ``C`` names in label order; default ``config.CLASS_NAMES``.
+        ax: Axes to draw on (default: the current axes).
+
+    Returns:
+        The axes. A class absent from ``y_true`` gets a legend entry "(no positives)" only.
+
+    Raises:
+        ValueError: On invalid inputs (see :func:`course_lib.metrics.one_vs_rest_curves`).
+    """
+    return _curve_lines(y_true, probs, class_names, ax, "roc")
+
+
+def plot_pr_curves(y_true, probs, class_names=None, *, ax: Axes | None = None) -> Axes:
+    """One-vs-rest precision-recall curve of every class, average precision in the legend.
+
+    The dotted horizontal line in each class's colour is its prevalence, the precision of a
+    random classifier: under class imbalance this is the curve to read, not the ROC.
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        probs: Probabilities ``(N, C)``.
+        class_names: ``C`` names in label order; default ``config.CLASS_NAMES``.
+        ax: Axes to draw on (default: the current axes).
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: On invalid inputs (see :func:`course_lib.metrics.one_vs_rest_curves`).
+    """
+    return _curve_lines(y_true, probs, class_names, ax, "pr")
+
+
+def plot_reliability_diagram(
+    probs, y_true, *, n_bins: int = 15, ax: Axes | None = None, label: str = "model"
+) -> Axes:
+    """Reliability diagram: accuracy per confidence bin against the diagonal, ECE in the legend.
+
+    Bars show the accuracy in each equal-width bin of top-label confidence; the dots mark the
+    bins' mean confidence. Bars below the diagonal mean over-confidence. Empty bins draw nothing.
+
+    Args:
+        probs: Probabilities ``(N, C)``.
+        y_true: Integer labels ``(N,)``.
+        n_bins: Number of bins.
+        ax: Axes to draw on (default: the current axes).
+        label: Name of the model in the legend.
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: On invalid inputs (see :func:`course_lib.metrics.reliability_curve`).
+    """
+    from course_lib.metrics import expected_calibration_error, reliability_curve
+
+    table = reliability_curve(probs, y_true, n_bins=n_bins)
+    ece = expected_calibration_error(probs, y_true, n_bins=n_bins)
+    full = table[table["count"] > 0]
+    ax = _eval_axes(ax)
+    ax.bar(
+        full["bin_lower"],
+        full["accuracy"],
+        width=full["bin_upper"] - full["bin_lower"],
+        align="edge",
+        color="tab:blue",
+        alpha=0.6,
+        edgecolor="black",
+        linewidth=0.5,
+        label=f"{label} (ECE {ece:.3f})",
+    )
+    ax.plot(full["confidence"], full["accuracy"], "o", color="tab:blue", markersize=4)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("confidence (top-class probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability diagram")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_class_balance(data, class_names=None, *, ax: Axes | None = None) -> Axes:
+    """Bar chart of samples per class, each bar labelled with its count and share.
+
+    Args:
+        data: Either integer **labels** ``(N,)`` (counted with ``np.bincount``), or **counts**
+            as a dict / ``pandas.Series`` keyed by class name, or a ``pandas.DataFrame`` of
+            counts with one row per class and one column per split (grouped bars).
+        class_names: ``C`` names in label order; default ``config.CLASS_NAMES``.
+        ax: Axes to draw on (default: the current axes).
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: If labels are outside ``[0, C)`` or counts name unknown classes.
+        TypeError: If labels are not integer.
+    """
+    import pandas as pd
+    import seaborn as sns
+
+    from course_lib.config import CLASS_NAMES
+    from course_lib.metrics import _check_y_true
+
+    names = [str(n) for n in (CLASS_NAMES if class_names is None else class_names)]
+    if isinstance(data, pd.DataFrame):
+        counts = data.copy()
+    else:
+        if isinstance(data, dict | pd.Series):
+            counts = pd.Series(dict(data), dtype=np.int64)
+        else:
+            labels = _check_y_true(data, "data")
+            if labels.max() >= len(names):
+                raise ValueError(
+                    f"data holds label {labels.max()} but only {len(names)} class names"
+                )
+            counts = pd.Series(np.bincount(labels, minlength=len(names)), index=names)
+        counts = counts.to_frame("count")
+    unknown = sorted(set(map(str, counts.index)) - set(names))
+    if unknown:
+        raise ValueError(f"counts name unknown classes {unknown}; class_names are {names}")
+    counts.index = counts.index.map(str)
+    counts = counts.reindex(names, fill_value=0)
+    long = counts.rename_axis("class").reset_index().melt(id_vars="class", var_name="split")
+    ax = _eval_axes(ax)
+    grouped = counts.shape[1] > 1
+    sns.barplot(
+        data=long,
+        x="class",
+        y="value",
+        hue="split" if grouped else "class",
+        palette=None if grouped else "colorblind",
+        legend=grouped,
+        ax=ax,
+    )
+    for container, column in zip(ax.containers, counts.columns if grouped else names, strict=False):
+        values = np.asarray(container.datavalues, dtype=float)
+        total = counts[column].sum() if grouped else counts["count"].sum()
+        ax.bar_label(
+            container,
+            labels=[f"{int(v)}\n({100 * v / total:.0f}%)" if total else "0" for v in values],
+            fontsize="small",
+        )
+    ax.set_xlabel("")
+    ax.set_ylabel("slices")
+    ax.set_ylim(0, max(1.0, float(long["value"].max())) * 1.25)
+    ax.set_title("Class balance")
+    return ax
+
+
+def plot_metric_intervals(frame, *, ax: Axes | None = None) -> Axes:
+    """Point estimates with their confidence intervals, one row per metric.
+
+    Args:
+        frame: A DataFrame with columns ``point``, ``low`` and ``high`` indexed by metric name,
+            e.g. from :func:`course_lib.metrics.bootstrap_report`. NaN rows are left empty.
+        ax: Axes to draw on (default: the current axes).
+
+    Returns:
+        The axes; each row is annotated "point [low, high]".
+
+    Raises:
+        ValueError: If a column is missing or ``frame`` is empty.
+        TypeError: If ``frame`` is not a DataFrame.
+    """
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in ("point", "low", "high") if c not in frame.columns]
+    if missing or frame.empty:
+        raise ValueError(
+            f"frame needs rows and the columns point, low, high (missing {missing}); "
+            "use course_lib.metrics.bootstrap_report"
+        )
+    ax = _eval_axes(ax)
+    y = np.arange(len(frame))[::-1]
+    point = frame["point"].to_numpy(dtype=float)
+    low = frame["low"].to_numpy(dtype=float)
+    high = frame["high"].to_numpy(dtype=float)
+    err = np.vstack([point - low, high - point])
+    ax.errorbar(point, y, xerr=err, fmt="o", color="tab:blue", ecolor="black", capsize=4)
+    for yi, p, lo, hi in zip(y, point, low, high, strict=True):
+        if np.isfinite(p):
+            ax.annotate(
+                f"{p:.3f} [{lo:.3f}, {hi:.3f}]",
+                (1.02, yi),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize="small",
+            )
+    ax.set_yticks(y, [str(i) for i in frame.index])
+    ax.set_xlim(min(0.0, float(np.nanmin(low)) - 0.05) if np.isfinite(low).any() else 0.0, 1.0)
+    ax.set_ylim(-0.5, len(frame) - 0.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlabel("value (point estimate and confidence interval)")
+    ax.set_title("Metrics with bootstrap confidence intervals")
+    return ax
+
+
+# ----------------------------------------------------------------------------- training plots
+def plot_learning_curves(metrics, *, ax: Axes | None = None, metric: str = "loss") -> Axes:
+    """Plot a metric per epoch for training and validation (learning curves).
+
+    A widening gap between the curves (training still improving, validation not) is the
+    picture of overfitting; the best validation epoch is marked.
+
+    Args:
+        metrics: One row per epoch, indexed by epoch, with columns ``train/<metric>`` and/or
+            ``val/<metric>`` (what :func:`course_lib.training.read_metrics` returns).
+        ax: Axes to draw on (default: the current axes).
+        metric: Metric name without the stage, e.g. ``"loss"``, ``"accuracy"``,
+            ``"balanced_accuracy"``.
+
+    Returns:
+        The axes, with one line per stage found (labels ``"train"``, ``"val"``).
+
+    Raises:
+        TypeError: If ``metrics`` is not a pandas DataFrame.
+        ValueError: If it has neither ``train/<metric>`` nor ``val/<metric>``.
+    """
+    import pandas as pd
+
+    if not isinstance(metrics, pd.DataFrame):
+        raise TypeError(f"metrics must be a pandas DataFrame, got {type(metrics).__name__}")
+    columns = [f"{stage}/{metric}" for stage in ("train", "val")]
+    found = [c for c in columns if c in metrics.columns and metrics[c].notna().any()]
+    if not found:
+        have = sorted({c.split("/", 1)[1] for c in metrics.columns if "/" in c})
+        raise ValueError(
+            f"metrics has no column {columns[0]!r} or {columns[1]!r}; metrics available: {have}"
+        )
+    ax = _eval_axes(ax)
+    for column in found:
+        series = metrics[column].dropna()
+        ax.plot(series.index, series.to_numpy(), marker="o", label=column.split("/", 1)[0])
+    if columns[1] in found:
+        val = metrics[columns[1]].dropna()
+        best = val.idxmin() if "loss" in metric else val.idxmax()
+        ax.scatter([best], [val[best]], s=120, facecolors="none", edgecolors="black", zorder=3)
+        ax.annotate(
+            f"best val {val[best]:.3f}",
+            (best, val[best]),
+            xytext=(5, 5),
+            textcoords="offset points",
+            fontsize="small",
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(f"Learning curves: {metric.replace('_', ' ')}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+# ----------------------------------------------------------------------------- registration
+def _pair_01(fixed, moving) -> tuple[np.ndarray, np.ndarray]:
+    """Two same-shape 2D images, each min-max scaled to ``[0, 1]`` (constant: zeros)."""
+    fixed, moving = _image_2d(fixed, "fixed"), _image_2d(moving, "moving")
+    if fixed.shape != moving.shape:
+        raise ValueError(f"fixed has shape {fixed.shape} but moving has shape {moving.shape}")
+    out = []
+    for image in (fixed, moving):
+        image = image.astype(np.float64)
+        span = image.max() - image.min()
+        out.append((image - image.min()) / span if span > 0 else np.zeros_like(image))
+    return out[0], out[1]
+
+
+def plot_checkerboard(
+    fixed, moving, *, ax: Axes | None = None, tiles: int = 8, title: str | None = None
+) -> Axes:
+    """Show two registered slices as a checkerboard (scikit-image ``compare_images``).
+
+    Edges that continue smoothly across tile borders mean the images are aligned.
+
+    Args:
+        fixed: ``(H, W)`` (or ``(1, H, W)``) image, any real dtype; min-max scaled for display.
+        moving: Image of the same shape (e.g. the registered moving image).
+        ax: Axes to draw on (default: the current axes).
+        tiles: Tiles per side (``>= 2``).
+        title: Axes title.
+
+    Returns:
+        The axes, with one grayscale image and no ticks.
+
+    Raises:
+        ValueError: If an image is not 2D, the shapes differ or ``tiles < 2``.
+    """
+    from skimage.util import compare_images
+
+    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 2:
+        raise ValueError(f"tiles must be an int >= 2, got {tiles!r}")
+    fixed, moving = _pair_01(fixed, moving)
+    board = compare_images(fixed, moving, method="checkerboard", n_tiles=(tiles, tiles))
+    return plot_slice(board, ax=ax, title=title, vmin=0, vmax=1)
+
+
+def plot_overlay(fixed, moving, *, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Show two slices in one colour image: fixed in magenta, moving in green.
+
+    Where they agree the result is gray; misaligned structures show as magenta/green fringes.
+
+    Args:
+        fixed: ``(H, W)`` (or ``(1, H, W)``) image, any real dtype; min-max scaled for display.
+        moving: Image of the same shape.
+        ax: Axes to draw on (default: the current axes).
+        title: Axes title.
+
+    Returns:
+        The axes, with one RGB image and no ticks.
+
+    Raises:
+        ValueError: If an image is not 2D or the shapes differ.
+    """
+    fixed, moving = _pair_01(fixed, moving)
+    ax = plt.gca() if ax is None else ax
+    ax.imshow(np.stack([fixed, moving, fixed], axis=-1), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize="small")
+    return ax

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import matplotlib.colors
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from course_lib.plotting import MASK_COLORS, plot_image_grid, plot_slice
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _disc(size: int = 32, radius: int = 6) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    return ((yy - size / 2) ** 2 + (xx - size / 2) ** 2 < radius**2).astype(np.uint8)
+
+
+def test_plot_slice_draws_image_title_and_no_ticks(rng):
+    image = rng.random((32, 32)).astype(np.float32)
+    _, ax = plt.subplots()
+    out = plot_slice(image, ax=ax, title="glioma")
+    assert out is ax
+    assert len(ax.images) == 1
+    assert ax.get_title() == "glioma"
+    assert list(ax.get_xticks()) == [] and list(ax.get_yticks()) == []
+    np.testing.assert_array_equal(ax.images[0].get_array(), image)
+
+
+def test_plot_slice_mask_contours_per_value(rng):
+    mask = _disc()
+    mask[2:6, 2:6] = 2  # an "edema" patch
+    _, ax = plt.subplots()
+    plot_slice(rng.random((32, 32)), ax=ax, mask=mask, alpha=0.3)
+    contours = ax.collections
+    assert len(contours) == 2  # one contour set per mask value
+    colors = {tuple(np.round(c.get_edgecolor()[0][:3], 3)) for c in contours}
+    expected = {tuple(np.round(matplotlib.colors.to_rgb(c), 3)) for c in MASK_COLORS[:2]}
+    assert colors == expected
+    assert len(ax.images) == 3  # the slice and one filled overlay per value
+
+
+def test_plot_slice_accepts_channel_first_and_uses_current_axes(rng):
+    plt.figure()
+    ax = plot_slice(rng.random((1, 16, 16)))
+    assert ax is plt.gca()
+    assert ax.images[0].get_array().shape == (16, 16)
+
+
+def test_plot_slice_errors(rng):
+    with pytest.raises(ValueError, match="image"):
+        plot_slice(rng.random((2, 8, 8)))
+    with pytest.raises(ValueError, match="mask shape"):
+        plot_slice(rng.random((8, 8)), mask=np.zeros((4, 4)))
+
+
+def test_plot_image_grid_layout_titles_and_unused_axes(rng):
+    images = rng.random((5, 16, 16))
+    axes = plot_image_grid(images, titles=list("abcde"), ncols=3)
+    assert axes.shape == (2, 3)
+    assert [ax.get_title() for ax in axes.ravel()[:5]] == list("abcde")
+    assert not axes.ravel()[5].axison
+    assert all(len(ax.images) == 1 for ax in axes.ravel()[:5])
+
+
+def test_plot_image_grid_masks_and_given_axes(rng):
+    _, given = plt.subplots(1, 2)
+    masks = [_disc(16, 4), None]
+    axes = plot_image_grid(rng.random((2, 16, 16)), masks=masks, axes=given)
+    assert axes[0, 0] is given[0]
+    assert len(given[0].collections) == 1
+    assert len(given[1].collections) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"images": []}, "empty"),
+        ({"titles": ["a"]}, "titles"),
+        ({"masks": [None]}, "masks"),
+        ({"ncols": 0}, "ncols"),
+    ],
+)
+def test_plot_image_grid_errors(rng, kwargs, match):
+    args = {"images": rng.random((2, 8, 8)), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        plot_image_grid(**args)
+
+
+def test_plot_image_grid_too_few_axes(rng):
+    _, given = plt.subplots(1, 2)
+    with pytest.raises(ValueError, match="axes"):
+        plot_image_grid(rng.random((3, 8, 8)), axes=given)

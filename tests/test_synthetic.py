@@ -1,0 +1,389 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_lib import synthetic
+from course_lib.config import CLASS_NAMES
+from course_lib.synthetic import (
+    CONTRASTS,
+    SITE_PROFILES,
+    SyntheticSlices,
+    add_motion_ghosting,
+    add_rician_noise,
+    generate_slices,
+    generate_volume,
+    render_contrast,
+    simulate_bias_field,
+    site_names,
+    tissue_intensities,
+)
+
+
+@pytest.fixture(scope="module")
+def small() -> SyntheticSlices:
+    return generate_slices(8, image_size=48, slices_per_patient=4, sites=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def volume() -> dict:
+    return generate_volume("glioma", shape=(6, 48, 48), seed=2)
+
+
+# ----------------------------------------------------------------------------- generate_slices
+
+
+def test_shapes_dtypes_and_ranges(small):
+    n = 8 * len(CLASS_NAMES)
+    assert len(small) == n
+    assert small.images.shape == (n, 48, 48)
+    assert small.images.dtype == np.float32
+    assert small.brain_masks.dtype == np.bool_
+    assert small.tumor_masks.dtype == np.uint8
+    assert small.bias_fields.dtype == np.float32
+    assert small.brain_masks.shape == small.tumor_masks.shape == small.bias_fields.shape
+    assert small.images.min() >= 0.0
+    assert small.images.max() <= 1.0
+    assert set(np.unique(small.tumor_masks)) <= {0, 1, 2}
+    expected = {"label", "class_name", "patient_id", "site", "contrast", "slice_index"}
+    assert expected | {"duplicate_of"} <= set(small.metadata.columns)
+    assert len(small.metadata) == n
+
+
+def test_labels_follow_class_names(small):
+    meta = small.metadata
+    assert list(meta.groupby("label")["class_name"].first()) == list(CLASS_NAMES)
+    assert (meta["duplicate_of"] == -1).all()
+
+
+def test_same_seed_same_data_other_seed_differs():
+    a = generate_slices(2, image_size=32, slices_per_patient=2, seed=5)
+    b = generate_slices(2, image_size=32, slices_per_patient=2, seed=5)
+    c = generate_slices(2, image_size=32, slices_per_patient=2, seed=6)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.tumor_masks, b.tumor_masks)
+    pd.testing.assert_frame_equal(a.metadata, b.metadata)
+    assert np.abs(a.images - c.images).mean() > 0.01
+
+
+def test_patient_does_not_depend_on_other_classes():
+    full = generate_slices(2, image_size=32, slices_per_patient=2, seed=3)
+    only = generate_slices({"pituitary": 2}, image_size=32, slices_per_patient=2, seed=3)
+    np.testing.assert_array_equal(full.images[full.metadata.class_name == "pituitary"], only.images)
+
+
+def test_notumor_masks_empty_and_tumours_present(small):
+    meta = small.metadata
+    tumor_pixels = (small.tumor_masks == 1).sum(axis=(1, 2))
+    assert (tumor_pixels[meta.class_name == "notumor"] == 0).all()
+    for name in ("glioma", "meningioma", "pituitary"):
+        present = tumor_pixels[meta.class_name == name] > 0
+        assert present.mean() >= 0.75, name
+    np.testing.assert_array_equal(meta["tumor_pixels"], tumor_pixels)
+
+
+def test_tumours_inside_or_next_to_the_brain(small):
+    from scipy import ndimage
+
+    meta = small.metadata
+    for i in np.flatnonzero(small.tumor_masks.any(axis=(1, 2))):
+        tumor = small.tumor_masks[i] == 1
+        brain = small.brain_masks[i]
+        if meta.class_name[i] == "glioma":
+            assert (tumor & brain).sum() >= 0.95 * tumor.sum()
+        elif meta.class_name[i] == "meningioma":
+            near = ndimage.binary_dilation(brain, iterations=2)
+            assert (tumor & near).sum() >= 0.95 * tumor.sum()
+        else:  # pituitary: below the brain's centre, close to the midline
+            rows, cols = np.nonzero(tumor)
+            brain_rows = np.nonzero(brain)[0]
+            assert rows.mean() > brain_rows.mean()
+            assert abs(cols.mean() - tumor.shape[1] / 2) < tumor.shape[1] / 6
+
+
+def test_glioma_has_edema():
+    data = generate_slices({"glioma": 8}, image_size=48, seed=1)
+    assert (data.tumor_masks == 2).any(axis=(1, 2)).mean() >= 0.5
+
+
+def test_imbalance_through_mapping():
+    data = generate_slices({"glioma": 5, "notumor": 2}, image_size=32, slices_per_patient=2)
+    counts = data.metadata.class_name.value_counts().to_dict()
+    assert counts == {"glioma": 5, "notumor": 2}
+    # 5 slices with 2 per patient: 3 patients, the last one with a single slice
+    assert data.metadata[data.metadata.class_name == "glioma"].patient_id.nunique() == 3
+
+
+def test_patients_group_slices_and_sites(small):
+    meta = small.metadata
+    per_patient = meta.groupby("patient_id")
+    assert (per_patient.size() == 4).all()
+    assert (per_patient["site"].nunique() == 1).all()
+    assert (per_patient["label"].nunique() == 1).all()
+    assert sorted(per_patient["slice_index"].apply(tuple).unique()) == [(0, 1, 2, 3)]
+    assert set(meta.site) == {"site_A", "site_B", "site_C"}
+    # neighbouring slices of one head are closer than slices of different patients
+    same = np.abs(small.images[0] - small.images[1]).mean()
+    other = np.abs(small.images[0] - small.images[4]).mean()
+    assert same < other
+
+
+def test_duplicates_injected():
+    data = generate_slices(4, image_size=32, slices_per_patient=2, duplicates=0.25, seed=1)
+    meta = data.metadata
+    assert len(data) == 16 + 4
+    dups = meta[meta.duplicate_of >= 0]
+    assert len(dups) == 4
+    for row, src in zip(dups.index, dups.duplicate_of, strict=True):
+        assert meta.patient_id[row] == f"D{src:04d}" != meta.patient_id[src]
+        assert meta.label[row] == meta.label[src]
+        assert not np.array_equal(data.images[row], data.images[src])
+        similarity = np.corrcoef(data.images[row].ravel(), data.images[src].ravel())[0, 1]
+        assert similarity > 0.8
+
+
+def test_near_duplicates_are_found_by_perceptual_hashing():
+    from course_lib.data import find_duplicates
+
+    data = generate_slices(3, image_size=64, slices_per_patient=1, duplicates=0.25, seed=2)
+    images = np.round(data.images * 255).astype(np.uint8)
+    pairs = find_duplicates(images)
+    found = {tuple(sorted(pair)) for pair in zip(pairs.iloc[:, 0], pairs.iloc[:, 1], strict=True)}
+    truth = data.metadata.duplicate_of
+    expected = {tuple(sorted((row, src))) for row, src in truth[truth >= 0].items()}
+    assert expected <= found
+
+
+def test_contrast_sequence_is_cycled():
+    data = generate_slices(4, image_size=32, slices_per_patient=2, contrast=("T1", "T2"))
+    assert set(data.metadata.contrast) == {"T1", "T2"}
+    assert (data.metadata.groupby("patient_id").contrast.nunique() == 1).all()
+
+
+def test_sites_by_name():
+    data = generate_slices(2, image_size=32, slices_per_patient=1, sites=["site_C"])
+    assert set(data.metadata.site) == {"site_C"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"per_class": -1}, ValueError),
+        ({"per_class": 0}, ValueError),
+        ({"per_class": 2.5}, TypeError),
+        ({"per_class": {"astrocytoma": 3}}, ValueError),
+        ({"image_size": 8}, ValueError),
+        ({"image_size": 32.0}, TypeError),
+        ({"slices_per_patient": 0}, ValueError),
+        ({"sites": 0}, ValueError),
+        ({"sites": 9}, ValueError),
+        ({"sites": ["site_Z"]}, ValueError),
+        ({"sites": "site_A"}, TypeError),
+        ({"sites": True}, TypeError),
+        ({"contrast": "DWI"}, ValueError),
+        ({"contrast": []}, ValueError),
+        ({"difficulty": -0.5}, ValueError),
+        ({"difficulty": "hard"}, TypeError),
+        ({"duplicates": 1.5}, ValueError),
+        ({"seed": -1}, TypeError),
+        ({"seed": 1.0}, TypeError),
+    ],
+)
+def test_generate_slices_rejects_bad_arguments(kwargs, error):
+    args = {"per_class": 1, "image_size": 32, **kwargs}
+    with pytest.raises(error):
+        generate_slices(**args)
+
+
+# ----------------------------------------------------------------------------- tissues
+
+
+@pytest.mark.parametrize("contrast", CONTRASTS)
+def test_rendered_tissue_order(contrast):
+    """Render a head without acquisition; compare the ventricles' CSF with the white matter."""
+    anat = synthetic.sample_anatomy(np.random.default_rng(0))
+    grid = synthetic.PixelGrid(96, 96, anat["pose"])
+    layers, brain, tumor, _ = synthetic.head_layers(anat, np.array([0.0]), grid)
+    image = render_contrast(layers, contrast)
+    names = [layer[0] for layer in layers]
+    wm_index = names.index("wm")
+    wm = image[layers[wm_index][1] > 0.99].mean()
+    # the lateral ventricles: the first CSF layers painted after the white matter
+    _, ventricle, (rows, cols) = next(layer for layer in layers[wm_index:] if layer[0] == "csf")
+    csf = image[:, rows, cols][ventricle > 0.99].mean()
+    if contrast == "T2":
+        assert csf > wm + 0.3
+    else:  # T1, T1CE; FLAIR suppresses the CSF signal
+        assert csf < wm - 0.2
+    assert not tumor.any()
+    assert brain[0, 48, 48]
+
+
+def test_t1_and_t2_contrast_inverted_in_acquired_volume():
+    vol = generate_volume("notumor", shape=(3, 64, 64), contrasts=("T1", "T2", "T1CE"), seed=4)
+    brain = vol["brain_mask"]
+    t1, t2, t1ce = (vol["images"][c][brain] for c in ("T1", "T2", "T1CE"))
+    assert np.corrcoef(t1, t2)[0, 1] < -0.3
+    assert np.corrcoef(t1, t1ce)[0, 1] > 0.8
+
+
+def test_tissue_intensities_site_contrast():
+    plain = tissue_intensities("T1")
+    squeezed = tissue_intensities("T1", SITE_PROFILES["site_B"])
+    assert abs(squeezed["wm"] - squeezed["gm"]) < abs(plain["wm"] - plain["gm"])
+    assert squeezed["fat"] == plain["fat"]
+    with pytest.raises(ValueError, match="contrast"):
+        tissue_intensities("PD")
+
+
+def test_render_contrast_errors():
+    alpha = np.ones((2, 2), np.float32)
+    with pytest.raises(ValueError, match="layers"):
+        render_contrast([], "T1")
+    with pytest.raises(ValueError, match="tissue"):
+        render_contrast([("bone", alpha), ("titanium", alpha)], "T1")
+
+
+def test_render_contrast_box_layer():
+    base = np.ones((1, 4, 4), np.float32)
+    patch = np.ones((1, 2, 2), np.float32)
+    image = render_contrast([("wm", base), ("csf", patch, (slice(0, 2), slice(1, 3)))], "T2")
+    assert image[0, 0, 1] == pytest.approx(tissue_intensities("T2")["csf"])
+    assert image[0, 3, 3] == pytest.approx(tissue_intensities("T2")["wm"])
+
+
+def test_sample_tumor_rejects_unknown_class():
+    rng = np.random.default_rng(0)
+    anat = synthetic.sample_anatomy(rng)
+    with pytest.raises(ValueError, match="class_name"):
+        synthetic.sample_tumor("lymphoma", rng, anat, z_center=0.0, difficulty=1.0)
+    assert synthetic.sample_tumor("notumor", rng, anat, z_center=0.0, difficulty=1.0) is None
+
+
+# ----------------------------------------------------------------------------- volumes
+
+
+def test_volume_shapes_and_contrasts(volume):
+    assert sorted(volume["images"]) == sorted(CONTRASTS)
+    for image in volume["images"].values():
+        assert image.shape == (6, 48, 48)
+        assert image.dtype == np.float32
+        assert 0 <= image.min() and image.max() <= 1
+    assert volume["brain_mask"].dtype == np.bool_
+    assert volume["tumor_mask"].dtype == np.uint8
+    assert volume["bias_field"].shape == (6, 48, 48)
+    # the tumour grows then shrinks along the volume's depth
+    area = (volume["tumor_mask"] == 1).sum(axis=(1, 2))
+    assert area.max() > 0
+    assert area[0] < area.max() and area[-1] < area.max()
+
+
+def test_volume_contrasts_share_anatomy(volume):
+    t1, t2 = volume["images"]["T1"], volume["images"]["T2"]
+    assert not np.allclose(t1, t2)
+    brain = volume["brain_mask"]
+    assert brain.any() and not brain.all()
+
+
+def test_bias_field_about_one_in_brain(small):
+    for field, brain in zip(small.bias_fields[:8], small.brain_masks[:8], strict=True):
+        assert field.min() > 0
+        assert abs(float(field[brain].mean()) - 1.0) < 0.1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"class_name": "cyst"}, ValueError),
+        ({"shape": (4, 32)}, ValueError),
+        ({"shape": (1, 32, 32)}, ValueError),
+        ({"contrasts": ("T1", "SWI")}, ValueError),
+        ({"site": "site_X"}, ValueError),
+        ({"difficulty": 5.0}, ValueError),
+        ({"seed": "a"}, TypeError),
+    ],
+)
+def test_generate_volume_rejects_bad_arguments(kwargs, error):
+    args = {"class_name": "glioma", "shape": (2, 32, 32), **kwargs}
+    with pytest.raises(error):
+        generate_volume(**args)
+
+
+# ----------------------------------------------------------------------------- acquisition pieces
+
+
+@pytest.mark.parametrize("shape", [(32, 40), (3, 16, 16)])
+def test_simulate_bias_field(shape):
+    field = simulate_bias_field(shape, strength=0.4, seed=1)
+    assert field.shape == shape
+    assert field.dtype == np.float32
+    assert field.min() > 0
+    assert float(field.mean()) == pytest.approx(1.0, abs=1e-4)
+    assert field.std() > 0.05
+    np.testing.assert_array_equal(field, simulate_bias_field(shape, strength=0.4, seed=1))
+    flat = simulate_bias_field(shape, strength=0.0)
+    np.testing.assert_allclose(flat, 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"shape": (8,)}, ValueError),
+        ({"shape": (1, 8)}, ValueError),
+        ({"strength": -1.0}, ValueError),
+        ({"seed": None}, TypeError),
+    ],
+)
+def test_simulate_bias_field_errors(kwargs, error):
+    args = {"shape": (8, 8), **kwargs}
+    with pytest.raises(error):
+        simulate_bias_field(**args)
+
+
+def test_add_rician_noise():
+    image = np.full((64, 64), 0.5, np.float64)
+    before = image.copy()
+    noisy = add_rician_noise(image, 0.05, seed=0)
+    np.testing.assert_array_equal(image, before)
+    assert noisy.dtype == np.float32
+    assert noisy.std() == pytest.approx(0.05, rel=0.15)
+    background = add_rician_noise(np.zeros((64, 64)), 0.1, seed=0)
+    # Rayleigh mean sigma * sqrt(pi / 2): the noise floor is positive, unlike Gaussian noise
+    assert background.mean() == pytest.approx(0.1 * np.sqrt(np.pi / 2), rel=0.05)
+    np.testing.assert_array_equal(add_rician_noise(image, 0.0), image.astype(np.float32))
+    with pytest.raises(ValueError, match="sigma"):
+        add_rician_noise(image, -0.1)
+    with pytest.raises(TypeError, match="image"):
+        add_rician_noise(np.array(["a"]), 0.1)
+
+
+def test_add_motion_ghosting():
+    image = np.zeros((2, 8, 8), np.float32)
+    image[:, 1, 1] = 1.0
+    ghosted = add_motion_ghosting(image, 0.2)
+    assert ghosted[0, 3, 1] == pytest.approx(0.2)
+    assert ghosted[0, 7, 1] == pytest.approx(0.2)
+    assert image[0, 3, 1] == 0.0
+    with pytest.raises(ValueError, match="image"):
+        add_motion_ghosting(np.zeros(8), 0.1)
+    with pytest.raises(ValueError, match="strength"):
+        add_motion_ghosting(image, -1.0)
+
+
+def test_sites_differ_in_acquisition():
+    data = generate_slices(
+        {"notumor": 12}, image_size=48, slices_per_patient=1, sites=["site_A", "site_B"], seed=0
+    )
+    meta = data.metadata
+    background = data.images[:, :4, :4].mean(axis=(1, 2))
+    # site_B is noisier and brighter in the background than site_A
+    assert background[meta.site == "site_B"].mean() > background[meta.site == "site_A"].mean()
+
+
+def test_site_names():
+    assert site_names(["site_B"]) == ("site_B",)
+    with pytest.raises(ValueError, match="sites"):
+        site_names([])
+    with pytest.raises(TypeError):
+        site_names(2.0)
