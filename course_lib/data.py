@@ -382,7 +382,8 @@ class BrainMRIDataModule(pl.LightningDataModule):
         sites: Synthetic scanner sites.
         contrast: Synthetic contrast (``"T1CE"``, ...).
         difficulty: Synthetic difficulty.
-        duplicates: Fraction of synthetic slices appended again as near-copies (same patient).
+        duplicates: Fraction of synthetic slices appended again as near-copies (re-saved under
+            a new patient id, as in scraped public sets).
         data_seed: Seed of the synthetic generator (0, like
             :func:`course_lib.datasets.prepare_default`, so both share one folder).
         train_transform: Custom training transform (overrides ``augment``).
