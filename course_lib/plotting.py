@@ -588,3 +588,68 @@ def plot_overlay(fixed, moving, *, ax: Axes | None = None, title: str | None = N
     if title is not None:
         ax.set_title(title, fontsize="small")
     return ax
+
+
+# ----------------------------------------------------------------------------- intensities
+def plot_site_histograms(
+    images,
+    sites,
+    masks=None,
+    *,
+    ax: Axes | None = None,
+    bins: int = 60,
+    title: str | None = None,
+    xlabel: str = "intensity",
+) -> Axes:
+    """Overlay one intensity histogram per scanner site (pixels pooled inside the masks).
+
+    Where the curves of different sites lie on top of each other, a model cannot tell the
+    scanners apart by intensity alone; use it before and after a normalisation.
+
+    Args:
+        images: ``(N, H, W)`` array or a sequence of same-dimensional arrays, any real dtype.
+        sites: ``N`` site labels, one per image.
+        masks: ``N`` ``bool`` masks (e.g. brain masks) of the images' shapes, or ``None``.
+        ax: Axes to draw on (default: the current axes).
+        bins: Number of bins over the range of all selected pixels (``>= 2``).
+        title: Axes title.
+        xlabel: Label of the x-axis.
+
+    Returns:
+        The axes, with one step line per site (labelled by site, sorted) and a legend; the
+        y-axis is a density, so sites with more pixels do not look taller.
+
+    Raises:
+        ValueError: If lengths differ, a mask does not match its image, no pixel is selected
+            or ``bins < 2``.
+    """
+    images = [np.asarray(im) for im in images]
+    sites = [str(s) for s in sites]
+    if len(sites) != len(images) or not images:
+        raise ValueError(f"need one site per image, got {len(images)} images, {len(sites)} sites")
+    if masks is not None and len(masks) != len(images):
+        raise ValueError(f"got {len(masks)} masks for {len(images)} images")
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+        raise ValueError(f"bins must be an int >= 2, got {bins!r}")
+    pooled: dict[str, list[np.ndarray]] = {}
+    for i, (image, site) in enumerate(zip(images, sites, strict=True)):
+        values = image
+        if masks is not None:
+            mask = np.asarray(masks[i])
+            if mask.shape != image.shape:
+                raise ValueError(f"masks[{i}] has shape {mask.shape}, image {image.shape}")
+            values = image[mask.astype(bool)]
+        pooled.setdefault(site, []).append(np.ravel(values).astype(np.float64))
+    values = {site: np.concatenate(parts) for site, parts in sorted(pooled.items())}
+    everything = np.concatenate(list(values.values()))
+    if everything.size == 0:
+        raise ValueError("the masks select no pixel; nothing to draw")
+    edges = np.histogram_bin_edges(everything, bins=bins)
+    ax = plt.gca() if ax is None else ax
+    for site, pixels in values.items():
+        ax.hist(pixels, bins=edges, density=True, histtype="step", linewidth=1.5, label=site)
+    ax.set(xlabel=xlabel, ylabel="density")
+    ax.legend(title="site", fontsize="small")
+    if title is not None:
+        ax.set_title(title)
+    return ax

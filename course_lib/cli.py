@@ -1,0 +1,151 @@
+"""Train, test and predict headless, from a config file: the course's ``LightningCLI``.
+
+Any notebook's training runs the same way from a terminal (or a Colab cell with ``!``)::
+
+    python -m course_lib.cli fit --config configs/cpu.yaml
+    python -m course_lib.cli fit --config configs/cpu.yaml --data.source folder --data.root PATH
+    python -m course_lib.cli test --config configs/cpu.yaml --ckpt_path BEST.ckpt
+    python -m course_lib.cli predict --config configs/cpu.yaml --ckpt_path BEST.ckpt
+    python -m course_lib.cli fit --help                      # every option, with its default
+
+``BEST.ckpt``: the best checkpoint that ``fit`` prints (under ``runs/<profile>/checkpoints/``).
+
+``configs/smoke.yaml``, ``cpu.yaml`` and ``gpu.yaml`` follow the profiles of
+:mod:`course_lib.config`, with the callbacks of :func:`course_lib.training.make_trainer`.
+The model's ``num_classes``, ``in_channels`` and ``class_names`` are taken from the data.
+``trainer.precision: null`` means the profile's ``"auto"``: bf16-mixed on GPUs that support it,
+16-mixed on other GPUs, 32-bit on a CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+# Lightning 2.6 calls jsonargparse APIs deprecated in jsonargparse 4.49; the warnings are about
+# Lightning's code, not ours or the user's (set the variable to "all" to see them).
+os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+
+from pytorch_lightning.cli import LightningCLI  # noqa: E402
+from torchmetrics.functional.classification import (  # noqa: E402
+    multiclass_accuracy,
+    multiclass_recall,
+)
+
+from course_lib.config import resolve_precision  # noqa: E402
+from course_lib.data import BrainMRIDataModule  # noqa: E402
+from course_lib.models import TumorClassifier  # noqa: E402
+
+
+class CourseCLI(LightningCLI):
+    """``LightningCLI`` over :class:`TumorClassifier` and :class:`BrainMRIDataModule`.
+
+    Adds to the plain CLI: the model's sizes linked to the data, ``precision: null`` resolved
+    like the profiles' ``"auto"``, and a short printed summary after ``fit`` and ``predict``
+    (``test`` prints Lightning's metric table).
+    """
+
+    def add_arguments_to_parser(self, parser) -> None:
+        """Link the model's class count, channels and class names to the DataModule's."""
+        parser.link_arguments("data.channels", "model.in_channels")
+        parser.link_arguments(
+            "data", "model.num_classes", compute_fn=_num_classes, apply_on="instantiate"
+        )
+        parser.link_arguments(
+            "data", "model.class_names", compute_fn=_class_names, apply_on="instantiate"
+        )
+
+    def before_instantiate_classes(self) -> None:
+        """Resolve ``trainer.precision: null`` to the precision this machine supports."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.trainer.precision is None:
+            config.trainer.precision = resolve_precision("auto")
+
+    def after_fit(self) -> None:
+        """Print where the best checkpoint is and the final epoch's metrics."""
+        checkpoint = self.trainer.checkpoint_callback
+        if checkpoint is not None and checkpoint.best_model_path:
+            score = checkpoint.best_model_score
+            print(f"best checkpoint: {checkpoint.best_model_path}")
+            if score is not None:
+                print(f"best {checkpoint.monitor}: {float(score):.4f}")
+        _print_metrics(self.trainer.callback_metrics)
+
+    def after_predict(self) -> None:
+        """Print the predicted class counts (and accuracy when labels are known); save a CSV."""
+        batches = self.trainer.predict_loop.predictions
+        if not batches:
+            return
+        probs = torch.cat([b for b in batches if isinstance(b, torch.Tensor)])
+        names = list(self.model.class_names)
+        frame = pd.DataFrame(probs.numpy(), columns=[f"p_{n}" for n in names])
+        frame["predicted"] = [names[i] for i in probs.argmax(dim=1).tolist()]
+        labels = getattr(self.trainer.predict_dataloaders.dataset, "labels", None)
+        if labels is not None and len(labels) == len(frame):
+            frame["label"] = [names[int(i)] for i in labels]
+        out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "predictions.csv"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+        print(f"{len(frame)} predictions written to {out}")
+        print(frame["predicted"].value_counts().reindex(names, fill_value=0).to_string())
+        if "label" in frame:
+            target = torch.as_tensor([int(i) for i in labels])
+            k = len(names)
+            _print_metrics(
+                {
+                    "predict/accuracy": multiclass_accuracy(probs, target, k, average="micro"),
+                    "predict/balanced_accuracy": multiclass_recall(probs, target, k),
+                }
+            )
+
+
+def _num_classes(data: BrainMRIDataModule) -> int:
+    return data.num_classes
+
+
+def _class_names(data: BrainMRIDataModule) -> list[str]:
+    return list(data.classes)
+
+
+def _print_metrics(metrics: dict) -> None:
+    for name in sorted(metrics):
+        value = metrics[name]
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            print(f"{name:>32} : {float(value):.4f}")
+
+
+def cli_main(args: list[str] | None = None, *, run: bool = True) -> CourseCLI:
+    """Run the CLI in-process (what ``python -m course_lib.cli`` does).
+
+    Args:
+        args: Command-line arguments, e.g. ``["fit", "--config", "configs/cpu.yaml"]``;
+            ``None`` reads ``sys.argv``.
+        run: ``False`` only builds the model, data and trainer (no subcommand in ``args``).
+
+    Returns:
+        The :class:`CourseCLI`, with ``.model``, ``.datamodule`` and ``.trainer``.
+    """
+    argv = sys.argv
+    if args is not None:
+        # In-process call (a test, a notebook): ``args`` is the whole command line, so hide the
+        # host's own sys.argv (pytest's or Jupyter's), which LightningCLI would warn about.
+        sys.argv = argv[:1]
+    try:
+        return CourseCLI(
+            TumorClassifier,
+            BrainMRIDataModule,
+            args=args,
+            run=run,
+            subclass_mode_model=False,
+            save_config_kwargs={"overwrite": True},
+        )
+    finally:
+        sys.argv = argv
+
+
+if __name__ == "__main__":
+    cli_main()

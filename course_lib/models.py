@@ -1,0 +1,567 @@
+"""Models: a CNN from scratch, pretrained backbones adapted to MRI, and the classifier module.
+
+Every model here takes a float32 batch of shape ``(N, C, H, W)`` (C = ``in_channels``, usually 1
+for a grey MRI slice) and returns logits of shape ``(N, num_classes)``; the class order is
+:data:`course_lib.config.CLASS_NAMES`.
+
+- :class:`SimpleCNN`: the network students build in lesson 04 from the basic blocks.
+- :func:`build_backbone`: a model by name: ``"simple_cnn"`` or an ImageNet-pretrained torchvision
+  network whose first convolution is adapted to 1-channel input and whose head is new.
+- :class:`TumorClassifier`: the ``LightningModule`` that trains any of them.
+
+Pretrained weights need the network once (then torch's hub cache holds them). Offline, the model
+starts from random weights and :class:`PretrainedWeightsUnavailable` is warned once; nothing hangs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytorch_lightning as pl
+import torch
+import torchvision
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
+
+from course_lib.config import CLASS_NAMES
+
+#: Seconds to wait for the weights server before falling back to random weights.
+CONNECT_TIMEOUT_S = 3.0
+
+LOSSES = ("ce", "weighted_ce", "focal")
+SCHEDULERS = ("cosine", "onecycle", "none")
+
+
+class PretrainedWeightsUnavailable(UserWarning):
+    """Pretrained weights could not be had (offline, say): the model starts from random weights."""
+
+
+class SimpleCNN(nn.Module):
+    """A small CNN from the basic blocks: [conv 3x3, batch norm, ReLU, max-pool 2x2] per stage.
+
+    Then global pooling, dropout and one linear layer to the class logits. Each stage halves the
+    height and width, so ``len(widths)`` stages need images of at least ``2 ** len(widths)``
+    pixels per side.
+
+    Global *max* pooling is the default because a tumour is small: the question is "does a
+    lesion-like feature fire anywhere?", and averaging over the whole slice dilutes the answer
+    (on the synthetic set, average pooling trained far slower; see
+    ``benchmarks/synthetic_calibration.py``).
+
+    Args:
+        in_channels: Channels of the input images (1 for a grey slice).
+        num_classes: Number of classes (outputs).
+        widths: Output channels of each stage; its length is the depth.
+        dropout: Dropout probability before the linear head, in ``[0, 1)``.
+        batch_norm: Whether each stage has a ``BatchNorm2d`` after its convolution.
+        pooling: Global pooling before the head, ``"max"`` or ``"avg"``.
+
+    Raises:
+        ValueError: If a size is not positive, ``widths`` is empty, ``dropout`` is outside
+            ``[0, 1)`` or ``pooling`` is unknown.
+
+    Shape:
+        float32 ``(N, in_channels, H, W)`` in, float32 logits ``(N, num_classes)`` out.
+
+    >>> model = SimpleCNN(in_channels=1, num_classes=4, widths=(8, 16))
+    >>> tuple(model(torch.zeros(2, 1, 32, 32)).shape)
+    (2, 4)
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 4,
+        *,
+        widths: Sequence[int] = (16, 32, 64, 128),
+        dropout: float = 0.3,
+        batch_norm: bool = True,
+        pooling: str = "max",
+    ) -> None:
+        super().__init__()
+        pools = {"max": nn.AdaptiveMaxPool2d, "avg": nn.AdaptiveAvgPool2d}
+        if pooling not in pools:
+            raise ValueError(f"pooling must be one of {sorted(pools)}, got {pooling!r}")
+        _check_positive_int("in_channels", in_channels)
+        _check_num_classes(num_classes)
+        widths = tuple(widths)
+        if not widths or any(
+            isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths
+        ):
+            raise ValueError(
+                f"widths must be a non-empty sequence of positive ints, got {widths!r}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for width in widths:
+            layers.append(nn.Conv2d(channels, width, 3, padding=1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(width))
+            layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.pool = pools[pooling](1)
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits ``(N, num_classes)`` for images ``(N, in_channels, H, W)``."""
+        return self.head(self.pool(self.features(x)))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+
+
+def _check_num_classes(num_classes) -> None:
+    _check_positive_int("num_classes", num_classes)
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2 for a classifier, got {num_classes!r}")
+
+
+# name -> (torchvision builder, default ImageNet weights, attribute path of the head's Linear)
+_TORCHVISION: dict[str, tuple[Callable[..., nn.Module], torchvision.models.WeightsEnum, str]] = {
+    "resnet18": (torchvision.models.resnet18, torchvision.models.ResNet18_Weights.DEFAULT, "fc"),
+    "efficientnet_b0": (
+        torchvision.models.efficientnet_b0,
+        torchvision.models.EfficientNet_B0_Weights.DEFAULT,
+        "classifier.1",
+    ),
+    "convnext_tiny": (
+        torchvision.models.convnext_tiny,
+        torchvision.models.ConvNeXt_Tiny_Weights.DEFAULT,
+        "classifier.2",
+    ),
+}
+
+#: Names :func:`build_backbone` accepts.
+BACKBONES: tuple[str, ...] = ("simple_cnn", *_TORCHVISION)
+
+
+def _weights_host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds."""
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_pretrained_state_dict(weights: torchvision.models.WeightsEnum) -> dict | None:
+    """Return the state dict of torchvision ``weights``, or ``None`` when it cannot be had.
+
+    The hub cache (``$TORCH_HOME/hub/checkpoints``) is read first, without the network. Otherwise
+    the host of the weights is probed with a :data:`CONNECT_TIMEOUT_S` connect, and the download
+    runs under a socket timeout, so an offline or firewalled machine gets ``None`` in seconds
+    instead of hanging. Failures warn :class:`PretrainedWeightsUnavailable` once.
+
+    Args:
+        weights: A torchvision weights enum member, e.g. ``ResNet18_Weights.DEFAULT``.
+
+    Returns:
+        The state dict (tensors on the CPU) or ``None``.
+    """
+    cached = (
+        Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
+    )
+    reason = None
+    if cached.is_file():
+        try:
+            return torch.load(cached, map_location="cpu", weights_only=True)
+        except Exception as error:  # a truncated or foreign file: say so and go on without it
+            reason = f"the cached file {cached} could not be read ({error})"
+    elif not _weights_host_reachable(weights.url):
+        reason = f"{urlparse(weights.url).hostname} cannot be reached (offline?)"
+    else:
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(30.0)
+        try:
+            return weights.get_state_dict(progress=False, check_hash=True)
+        except Exception as error:  # any download error: fall back, never crash a lesson
+            reason = f"the download failed ({type(error).__name__}: {error})"
+        finally:
+            socket.setdefaulttimeout(previous)
+    warnings.warn(
+        f"Pretrained weights {weights} are unavailable: {reason}. The model starts from random "
+        f"weights. To use them, download {weights.url} once into {cached.parent}.",
+        PretrainedWeightsUnavailable,
+        stacklevel=3,
+    )
+    return None
+
+
+def adapt_first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
+    """Return a copy of an RGB convolution that takes ``in_channels`` channels.
+
+    For one channel the new kernel is the *sum* of the red, green and blue kernels. A grey image
+    ``g`` shown to an ImageNet network is ``(g, g, g)``, and the convolution gives
+    ``W_r * g + W_g * g + W_b * g = (W_r + W_g + W_b) * g``: the summed kernel on ``g`` gives
+    exactly the activations the pretrained network computes for the grey image replicated to
+    RGB, i.e. on the scale its later layers and batch-norm statistics were trained for. (Averaging
+    would divide them by three; keeping one colour would drop two thirds of the signal.) For
+    ``in_channels`` other than 1 and 3 the summed kernel is spread evenly, ``sum / in_channels``
+    per channel, which keeps the same property for identical channels; for 3 the weights are kept.
+
+    Args:
+        conv: The first convolution, weight ``(out, 3, kh, kw)``; not modified.
+        in_channels: Channels of the new input.
+
+    Returns:
+        A new ``nn.Conv2d`` with weight ``(out, in_channels, kh, kw)``.
+
+    Raises:
+        ValueError: If ``in_channels`` is not positive.
+
+    >>> conv = nn.Conv2d(3, 2, 1, bias=False)
+    >>> adapt_first_conv(conv, 1).weight.shape
+    torch.Size([2, 1, 1, 1])
+    """
+    _check_positive_int("in_channels", in_channels)
+    new = nn.Conv2d(
+        in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=conv.bias is not None,
+        padding_mode=conv.padding_mode,
+    )
+    with torch.no_grad():
+        if in_channels == conv.in_channels:
+            new.weight.copy_(conv.weight)
+        else:
+            summed = conv.weight.sum(dim=1, keepdim=True)
+            new.weight.copy_(summed.repeat(1, in_channels, 1, 1) / in_channels)
+        if conv.bias is not None:
+            new.bias.copy_(conv.bias)
+    return new
+
+
+def _replace(model: nn.Module, path: str, module: nn.Module) -> None:
+    parent_path, _, name = path.rpartition(".")
+    parent = model.get_submodule(parent_path) if parent_path else model
+    setattr(parent, name, module)
+
+
+def _first_conv_path(model: nn.Module) -> str:
+    return next(name for name, m in model.named_modules() if isinstance(m, nn.Conv2d))
+
+
+def build_backbone(
+    name: str, *, in_channels: int = 1, num_classes: int = 4, pretrained: bool = True
+) -> nn.Module:
+    """Build a classification network by name, adapted to ``in_channels``-channel MRI.
+
+    torchvision networks get their first convolution adapted with :func:`adapt_first_conv` (the
+    RGB kernels summed for grey input) and a new, randomly initialised linear head with
+    ``num_classes`` outputs. ``"simple_cnn"`` is :class:`SimpleCNN` and always starts from random
+    weights (there is nothing to pretrain it on), whatever ``pretrained`` says.
+
+    Args:
+        name: One of :data:`BACKBONES`.
+        in_channels: Channels of the input images.
+        num_classes: Number of classes.
+        pretrained: Load ImageNet weights (warns :class:`PretrainedWeightsUnavailable` and uses
+            random weights when they cannot be had).
+
+    Returns:
+        An ``nn.Module`` mapping float32 ``(N, in_channels, H, W)`` to logits ``(N, num_classes)``.
+
+    Raises:
+        ValueError: If ``name`` is not one of :data:`BACKBONES`, or a size is not positive.
+
+    >>> model = build_backbone("resnet18", pretrained=False)
+    >>> model.conv1.in_channels, model.fc.out_features
+    (1, 4)
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"Unknown backbone {name!r}; choose one of {list(BACKBONES)}")
+    _check_positive_int("in_channels", in_channels)
+    _check_num_classes(num_classes)
+    if name == "simple_cnn":
+        return SimpleCNN(in_channels, num_classes)
+    builder, weights, head_path = _TORCHVISION[name]
+    model = builder(weights=None)
+    if pretrained:
+        state = load_pretrained_state_dict(weights)
+        if state is not None:
+            model.load_state_dict(state)
+    conv_path = _first_conv_path(model)
+    _replace(model, conv_path, adapt_first_conv(model.get_submodule(conv_path), in_channels))
+    old_head = model.get_submodule(head_path)
+    _replace(model, head_path, nn.Linear(old_head.in_features, num_classes))
+    return model
+
+
+def classifier_head(model: nn.Module) -> nn.Module:
+    """Return the final linear layer of a model from :func:`build_backbone` (not a copy).
+
+    Raises:
+        TypeError: If ``model`` was not built by :func:`build_backbone`.
+    """
+    if isinstance(model, SimpleCNN):
+        return model.head[-1]
+    for _, _, head_path in _TORCHVISION.values():
+        try:
+            head = model.get_submodule(head_path)
+        except AttributeError:
+            continue
+        if isinstance(head, nn.Linear):
+            return head
+    raise TypeError(f"no known classifier head in {type(model).__name__}; use build_backbone")
+
+
+class TumorClassifier(pl.LightningModule):
+    """Classify MRI slices into tumour classes: any backbone, loss and schedule by name.
+
+    Batches are ``(images, labels)``: float32 ``(N, in_channels, H, W)`` and int64 ``(N,)``.
+    ``forward`` returns logits ``(N, num_classes)``; ``predict_step`` returns softmax
+    probabilities ``(N, num_classes)``. Each stage (``train``, ``val``, ``test``) has its own
+    metrics, logged per epoch as ``stage/loss``, ``stage/accuracy``, ``stage/balanced_accuracy``
+    (= macro recall, the mean sensitivity over classes), ``stage/f1_macro`` and
+    ``stage/recall_<class>``.
+
+    Args:
+        backbone: A name from :data:`BACKBONES`.
+        num_classes: Number of classes.
+        in_channels: Channels of the images.
+        pretrained: Start from ImageNet weights (torchvision backbones).
+        lr: Peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        loss: ``"ce"`` (cross-entropy, unweighted), ``"weighted_ce"`` (needs
+            ``class_weights``) or ``"focal"`` (:class:`course_lib.losses.FocalLoss` with
+            ``focal_gamma``; ``class_weights`` optional).
+        class_weights: One weight per class, in label order, or ``None``.
+        label_smoothing: Label smoothing in ``[0, 1)`` (all three losses).
+        focal_gamma: Focusing parameter of the focal loss, ``>= 0``.
+        scheduler: ``"cosine"`` (cosine decay over all steps), ``"onecycle"`` (warm-up then
+            decay) or ``"none"``; both schedules step every batch.
+        freeze_backbone: Start with everything but the head frozen (see :meth:`freeze_backbone`).
+        channels_last: Run in ``channels_last`` memory format (faster convolutions on GPUs with
+            tensor cores under mixed precision).
+        compile: Compile the backbone with ``torch.compile`` (GPU; first batches are slow).
+        class_names: Names in label order; default :data:`CLASS_NAMES` for 4 classes, else
+            ``"0"``, ``"1"``, ...
+
+    Raises:
+        ValueError: For an unknown name or an out-of-range value; the message says which.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "simple_cnn",
+        num_classes: int = 4,
+        in_channels: int = 1,
+        pretrained: bool = False,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        loss: str = "ce",
+        class_weights: list[float] | None = None,
+        label_smoothing: float = 0.0,
+        focal_gamma: float = 2.0,
+        scheduler: str = "cosine",
+        freeze_backbone: bool = False,
+        channels_last: bool = False,
+        compile: bool = False,
+        class_names: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"Unknown loss {loss!r}; choose one of {list(LOSSES)}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"Unknown scheduler {scheduler!r}; choose one of {list(SCHEDULERS)}")
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        if not focal_gamma >= 0:
+            raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma!r}")
+        if loss == "weighted_ce" and class_weights is None:
+            raise ValueError(
+                "loss='weighted_ce' needs class_weights (one per class; "
+                "see course_lib.losses.class_weights)"
+            )
+        if loss == "ce" and class_weights is not None:
+            raise ValueError(
+                "class_weights were given with loss='ce', which ignores them; "
+                "use loss='weighted_ce' or loss='focal', or drop class_weights"
+            )
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise ValueError(
+                f"class_weights needs {num_classes} values (one per class), got {class_weights!r}"
+            )
+        if class_names is None:
+            class_names = (
+                list(CLASS_NAMES)
+                if num_classes == len(CLASS_NAMES)
+                else [str(i) for i in range(num_classes)]
+            )
+        if len(class_names) != num_classes:
+            raise ValueError(
+                f"class_names needs {num_classes} names (one per class), got {class_names!r}"
+            )
+        self.save_hyperparameters()
+        self.class_names = list(class_names)
+        self.backbone = build_backbone(
+            backbone, in_channels=in_channels, num_classes=num_classes, pretrained=pretrained
+        )
+        self.criterion = self._make_loss()
+        metrics = MetricCollection(
+            {
+                "accuracy": MulticlassAccuracy(num_classes, average="micro"),
+                "balanced_accuracy": MulticlassRecall(num_classes, average="macro"),
+                "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+            }
+        )
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.train_recall = MulticlassRecall(num_classes, average=None)
+        self.val_recall = MulticlassRecall(num_classes, average=None)
+        self.test_recall = MulticlassRecall(num_classes, average=None)
+        self._backbone_frozen = False
+        if freeze_backbone:
+            self.freeze_backbone()
+        if channels_last:
+            self.backbone = self.backbone.to(memory_format=torch.channels_last)
+        if compile:
+            self.backbone.compile()
+
+    def _make_loss(self) -> nn.Module:
+        hp = self.hparams
+        weight = None
+        if hp.class_weights is not None:
+            weight = torch.as_tensor(hp.class_weights, dtype=torch.float32)
+        if hp.loss == "focal":
+            from course_lib.losses import FocalLoss
+
+            return FocalLoss(
+                gamma=hp.focal_gamma, weight=weight, label_smoothing=hp.label_smoothing
+            )
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=hp.label_smoothing)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits ``(N, num_classes)`` for float32 images ``(N, in_channels, H, W)``."""
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.backbone(x)
+
+    # --- transfer learning ---------------------------------------------------------------
+    def freeze_backbone(self) -> None:
+        """Freeze every parameter except the classifier head; batch norms stop updating too.
+
+        Frozen batch-norm layers are kept in eval mode during training (see :meth:`train`), so
+        their ImageNet running statistics are not overwritten by MRI batches.
+        """
+        head = set(classifier_head(self.backbone).parameters())
+        for param in self.backbone.parameters():
+            param.requires_grad = param in head
+        self._backbone_frozen = True
+        self.train(self.training)
+
+    def unfreeze_backbone(self) -> None:
+        """Make every parameter trainable again (fine-tuning)."""
+        for param in self.backbone.parameters():
+            param.requires_grad = True
+        self._backbone_frozen = False
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> TumorClassifier:
+        """Set train/eval mode; with a frozen backbone its batch norms stay in eval mode."""
+        super().train(mode)
+        if mode and getattr(self, "_backbone_frozen", False):
+            for module in self.backbone.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
+
+    # --- steps -----------------------------------------------------------------------------
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self.criterion(logits, y)
+        preds = logits.argmax(dim=1)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(preds, y)
+        getattr(self, f"{stage}_recall").update(preds, y)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        return loss
+
+    def _log_recall(self, stage: str) -> None:
+        recall = getattr(self, f"{stage}_recall")
+        values = recall.compute()
+        recall.reset()
+        self.log_dict(
+            {f"{stage}/recall_{n}": v for n, v in zip(self.class_names, values, strict=True)}
+        )
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """Loss of one training batch ``(images, labels)``."""
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        """Update validation loss and metrics on one batch."""
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Update test loss and metrics on one batch."""
+        self._step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:  # noqa: D102
+        self._log_recall("train")
+
+    def on_validation_epoch_end(self) -> None:  # noqa: D102
+        self._log_recall("val")
+
+    def on_test_epoch_end(self) -> None:  # noqa: D102
+        self._log_recall("test")
+
+    def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Softmax probabilities float32 ``(N, num_classes)`` for ``images`` or ``(images, _)``."""
+        x = batch[0] if isinstance(batch, list | tuple) else batch
+        return torch.softmax(self(x).float(), dim=1)
+
+    def configure_optimizers(self):
+        """AdamW, with a per-step cosine or one-cycle schedule over the whole run."""
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return optimizer
+        total = self.trainer.estimated_stepping_batches
+        if total == float("inf"):
+            raise ValueError(
+                f"scheduler={hp.scheduler!r} needs a finite run; set max_epochs or max_steps "
+                "on the Trainer, or use scheduler='none'"
+            )
+        total = max(1, int(total))
+        if hp.scheduler == "cosine":
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+        else:
+            schedule = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=hp.lr, total_steps=total
+            )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

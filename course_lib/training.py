@@ -1,0 +1,239 @@
+"""Training helpers: a Trainer that follows the profile, safe checkpoint loading, learning curves.
+
+>>> from course_lib.config import PROFILES
+>>> trainer = make_trainer(PROFILES["smoke"], root_dir="/tmp/mri-doctest", logger=False)
+>>> trainer.max_epochs, type(trainer.checkpoint_callback).__name__
+(1, 'ModelCheckpoint')
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+)
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from course_lib.config import Profile, get_profile, seed_everything
+from course_lib.models import TumorClassifier
+
+
+def default_callbacks(
+    *,
+    dirpath: str | os.PathLike | None = None,
+    monitor: str = "val/balanced_accuracy",
+    mode: str = "max",
+    patience: int = 5,
+    logger: bool = True,
+) -> list[Callback]:
+    """The callbacks every course run uses.
+
+    - ``ModelCheckpoint``: keeps the best epoch by ``monitor`` and the last one (``last.ckpt``,
+      for resuming with ``fit(..., ckpt_path="last")``);
+    - ``EarlyStopping`` on ``monitor`` after ``patience`` epochs without improvement;
+    - ``LearningRateMonitor`` (only with a logger: it logs ``lr-AdamW``).
+
+    The progress bar is Lightning's default ``TQDMProgressBar`` (``enable_progress_bar=False``
+    turns it off).
+
+    Args:
+        dirpath: Folder for the checkpoints; a fixed folder is what lets a new Trainer resume
+            with ``ckpt_path="last"`` (``None``: Lightning's per-version folder).
+        monitor: Logged metric to select and stop on.
+        mode: ``"max"`` (accuracy-like) or ``"min"`` (loss-like).
+        patience: Epochs without improvement before stopping, ``>= 1``.
+        logger: Whether the run has a logger.
+
+    Returns:
+        A new list of callbacks.
+
+    Raises:
+        ValueError: If ``mode`` is not ``"max"``/``"min"`` or ``patience`` is below 1.
+    """
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"patience must be an int >= 1, got {patience!r}")
+    short = monitor.rsplit("/", 1)[-1]
+    callbacks: list[Callback] = [
+        ModelCheckpoint(
+            dirpath=dirpath,
+            monitor=monitor,
+            mode=mode,
+            save_last=True,
+            filename=f"epoch{{epoch:02d}}-{short}{{{monitor}:.3f}}",
+            auto_insert_metric_name=False,
+        ),
+        EarlyStopping(monitor=monitor, mode=mode, patience=patience),
+    ]
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    return callbacks
+
+
+def default_loggers(root_dir: str | os.PathLike, name: str = "logs") -> list[Logger]:
+    """A ``CSVLogger`` (read it back with :func:`read_metrics`), plus TensorBoard when installed.
+
+    Args:
+        root_dir: Folder under which ``name/version_N/`` is created.
+        name: Experiment name (sub-folder).
+
+    Returns:
+        The loggers, CSV first (so ``trainer.log_dir`` is the CSV run's folder).
+    """
+    loggers: list[Logger] = [CSVLogger(root_dir, name=name)]
+    if importlib.util.find_spec("tensorboard") is not None:
+        loggers.append(TensorBoardLogger(root_dir, name=name, version=loggers[0].version))
+    return loggers
+
+
+def make_trainer(
+    profile: Profile | str | None = None,
+    *,
+    root_dir: str | os.PathLike,
+    monitor: str = "val/balanced_accuracy",
+    mode: str = "max",
+    patience: int = 5,
+    callbacks: Sequence[Callback] = (),
+    logger: bool | Logger | Sequence[Logger] = True,
+    seed: int | None = 42,
+    **overrides,
+) -> pl.Trainer:
+    """Build a ``pl.Trainer`` that follows a profile, with the course's callbacks and loggers.
+
+    Device and precision come from ``profile.trainer_kwargs()``: ``accelerator="auto"`` and the
+    profile's precision, where ``"auto"`` means bf16-mixed on GPUs that support it, 16-mixed on
+    other GPUs and 32-bit on a CPU. Epochs and batch limits come from the profile too.
+
+    Args:
+        profile: A :class:`~course_lib.config.Profile`, its name, or ``None`` for this machine's.
+        root_dir: Folder for logs (``root_dir/logs/version_N/``) and checkpoints
+            (``root_dir/checkpoints/``: the best epochs and ``last.ckpt``). To resume an
+            interrupted run, build a trainer with the same ``root_dir`` and call
+            ``trainer.fit(model, data, ckpt_path="last")`` (Lightning then warns that the
+            checkpoint folder is not empty: expected when resuming). Use a new ``root_dir`` per
+            experiment.
+        monitor: Logged metric for checkpoint selection and early stopping.
+        mode: ``"max"`` or ``"min"`` for ``monitor``.
+        patience: Early-stopping patience in epochs.
+        callbacks: Extra callbacks, added after the defaults (:func:`default_callbacks`).
+        logger: ``True`` for :func:`default_loggers`, ``False`` for none, or your logger(s).
+        seed: Seed for Python, NumPy, torch and DataLoader workers (``None``: do not seed).
+        **overrides: Any other ``pl.Trainer`` argument; wins over the profile
+            (e.g. ``max_epochs=3``, ``fast_dev_run=True``, ``deterministic=True``).
+
+    Returns:
+        The trainer.
+
+    Raises:
+        ValueError: If ``profile`` names no profile, or ``mode``/``patience`` are invalid.
+        TypeError: If ``profile`` is neither a Profile, a name nor ``None``.
+    """
+    if profile is None or isinstance(profile, str):
+        profile = get_profile(profile)
+    elif not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a Profile, a profile name or None, got {profile!r}")
+    if seed is not None:
+        seed_everything(seed)
+    if logger is True:
+        logger = default_loggers(root_dir)
+    kwargs = {
+        **profile.trainer_kwargs(),
+        "default_root_dir": os.fspath(root_dir),
+        "logger": logger,
+        "callbacks": [
+            *default_callbacks(
+                dirpath=Path(root_dir) / "checkpoints",
+                monitor=monitor,
+                mode=mode,
+                patience=patience,
+                logger=bool(logger),
+            ),
+            *callbacks,
+        ],
+        # smoke runs have a handful of batches; log each so curves have points
+        "log_every_n_steps": 1 if profile.name == "smoke" else 10,
+    }
+    kwargs.update(overrides)
+    return pl.Trainer(**kwargs)
+
+
+def load_classifier(
+    checkpoint_path: str | os.PathLike, *, map_location: str | torch.device = "cpu"
+) -> TumorClassifier:
+    """Load a :class:`TumorClassifier` from a Lightning checkpoint, safely.
+
+    The file is read with ``torch.load(weights_only=True)``, which only rebuilds tensors and
+    plain containers and never runs code stored in the file (an unsafe pickle can run anything).
+    Our checkpoints hold only such values (hyperparameters are plain numbers, strings and lists),
+    so this works for them; a checkpoint holding arbitrary Python objects (written by other code,
+    e.g. with a ``Path`` or a custom class in its hyperparameters or callback state) is refused
+    with an ``UnpicklingError``. Load such a file only if you trust it, with
+    ``TumorClassifier.load_from_checkpoint(path, weights_only=False)``.
+
+    Args:
+        checkpoint_path: A ``.ckpt`` file written by a Trainer.
+        map_location: Device for the tensors (default CPU; move the model afterwards).
+
+    Returns:
+        The model in eval mode.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+    """
+    path = Path(checkpoint_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint_path {os.fspath(path)!r} is not a file")
+    model = TumorClassifier.load_from_checkpoint(path, map_location=map_location, weights_only=True)
+    return model.eval()
+
+
+def read_metrics(log_dir: str | os.PathLike) -> pd.DataFrame:
+    """Read a ``CSVLogger`` run into one row per epoch, for learning curves.
+
+    Lightning writes one row per logging event (per-step training loss, per-epoch metrics, ...)
+    with blanks elsewhere; rows are merged per epoch, keeping the epoch's last value of each
+    column. Per-step columns (``*_step``) and ``step`` are dropped; ``train/loss_epoch`` is
+    renamed ``train/loss``; the learning rate (``lr-AdamW``, logged at each epoch's start) is
+    kept. A ``trainer.test`` after ``fit`` adds a row of ``test/...`` values at the next epoch.
+
+    Args:
+        log_dir: A run folder holding ``metrics.csv`` (e.g. ``trainer.log_dir``), or the file.
+
+    Returns:
+        A DataFrame indexed by ``epoch`` (int) with float columns ``stage/metric``, e.g.
+        ``train/loss``, ``val/loss``, ``val/balanced_accuracy``, sorted by name.
+
+    Raises:
+        FileNotFoundError: If there is no ``metrics.csv``.
+        ValueError: If the file has no ``epoch`` column.
+    """
+    path = Path(log_dir)
+    if path.is_dir():
+        path = path / "metrics.csv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no metrics.csv at {os.fspath(path)!r}; pass trainer.log_dir of a run with a CSVLogger"
+        )
+    frame = pd.read_csv(path)
+    if "epoch" not in frame.columns:
+        raise ValueError(f"{os.fspath(path)!r} has no 'epoch' column; is it a CSVLogger file?")
+    # LearningRateMonitor logs at the start of an epoch with a blank epoch: take the next row's
+    frame["epoch"] = frame["epoch"].bfill()
+    frame = frame.dropna(subset=["epoch"])
+    frame["epoch"] = frame["epoch"].astype(int)
+    per_epoch = frame.groupby("epoch").last()
+    drop = [c for c in per_epoch.columns if c == "step" or c.endswith("_step")]
+    per_epoch = per_epoch.drop(columns=drop)
+    per_epoch = per_epoch.rename(columns=lambda c: c.removesuffix("_epoch"))
+    return per_epoch.dropna(axis=1, how="all").sort_index(axis=1)

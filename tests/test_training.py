@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from pytorch_lightning.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+)
+from pytorch_lightning.loggers import CSVLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_lib.config import PROFILES
+from course_lib.models import TumorClassifier
+from course_lib.training import default_callbacks, load_classifier, make_trainer, read_metrics
+
+QUIET = {"enable_progress_bar": False, "enable_model_summary": False}
+
+
+def _loader(n=16, size=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, size, size, generator=g)
+    y = torch.arange(n) % 4
+    return DataLoader(TensorDataset(x, y), batch_size=8)
+
+
+def _small_model(**kwargs):
+    return TumorClassifier(**kwargs)
+
+
+def test_make_trainer_follows_profile(tmp_path):
+    trainer = make_trainer("cpu", root_dir=tmp_path, max_epochs=3, **QUIET)
+    assert trainer.max_epochs == 3  # override wins
+    assert trainer.precision == "32-true"
+    kinds = [type(c) for c in trainer.callbacks]
+    for kind in (ModelCheckpoint, EarlyStopping, LearningRateMonitor):
+        assert kind in kinds
+    checkpoint = trainer.checkpoint_callback
+    assert checkpoint.monitor == "val/balanced_accuracy"
+    assert checkpoint.mode == "max"
+    assert checkpoint.save_last is True
+    assert checkpoint.dirpath == str(tmp_path / "checkpoints")
+    assert trainer.early_stopping_callback.patience == 5
+    assert isinstance(trainer.loggers[0], CSVLogger)
+
+
+def test_make_trainer_gpu_profile_on_cpu_resolves_auto_precision(tmp_path):
+    trainer = make_trainer(PROFILES["gpu"], root_dir=tmp_path, logger=False, **QUIET)
+    assert trainer.precision == "32-true"
+    assert trainer.max_epochs == PROFILES["gpu"].max_epochs
+    assert LearningRateMonitor not in [type(c) for c in trainer.callbacks]
+
+
+def test_make_trainer_extra_callbacks_and_monitor(tmp_path):
+    extra = Callback()
+    trainer = make_trainer(
+        "smoke", root_dir=tmp_path, monitor="val/loss", mode="min", callbacks=[extra], **QUIET
+    )
+    assert trainer.callbacks.count(extra) == 1
+    assert trainer.checkpoint_callback.monitor == "val/loss"
+    assert trainer.early_stopping_callback.mode == "min"
+
+
+def test_make_trainer_seeds(tmp_path):
+    make_trainer("smoke", root_dir=tmp_path, seed=3, logger=False, **QUIET)
+    first = torch.rand(3)
+    make_trainer("smoke", root_dir=tmp_path, seed=3, logger=False, **QUIET)
+    torch.testing.assert_close(torch.rand(3), first)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"profile": "tpu"}, ValueError, "Unknown profile"),
+        ({"profile": 3}, TypeError, "profile must be"),
+        ({"mode": "best"}, ValueError, "mode"),
+        ({"patience": 0}, ValueError, "patience"),
+    ],
+)
+def test_make_trainer_rejects_bad_arguments(tmp_path, kwargs, error, match):
+    kwargs = {"profile": "smoke", **kwargs}
+    with pytest.raises(error, match=match):
+        make_trainer(root_dir=tmp_path, **kwargs)
+
+
+def test_default_callbacks_without_logger():
+    kinds = [type(c) for c in default_callbacks(logger=False)]
+    assert kinds == [ModelCheckpoint, EarlyStopping]
+
+
+def _fit(tmp_path, max_epochs, ckpt_path=None, callbacks=()):
+    trainer = make_trainer(
+        "smoke", root_dir=tmp_path, max_epochs=max_epochs, callbacks=callbacks, **QUIET
+    )
+    model = _small_model()
+    trainer.fit(model, _loader(), _loader(seed=1), ckpt_path=ckpt_path)
+    return trainer, model
+
+
+class _RecordOptimizerAtStart(Callback):
+    def on_train_start(self, trainer, pl_module):
+        self.step = trainer.global_step
+        state = trainer.optimizers[0].state_dict()["state"][0]
+        self.state = {k: v.clone() for k, v in state.items()}
+        self.scheduler_epoch = trainer.lr_scheduler_configs[0].scheduler.last_epoch
+
+
+def test_resume_from_last_checkpoint(tmp_path):
+    first, _ = _fit(tmp_path, max_epochs=1)
+    assert first.global_step == 2
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    recorder = _RecordOptimizerAtStart()
+    with pytest.warns(UserWarning, match="exists and is not empty"):
+        second, _ = _fit(tmp_path, max_epochs=2, ckpt_path="last", callbacks=[recorder])
+    assert recorder.step == 2  # continued, not restarted
+    assert recorder.scheduler_epoch == 2
+    saved_state = saved["optimizer_states"][0]["state"][0]
+    assert int(recorder.state["step"]) == 2
+    torch.testing.assert_close(recorder.state["exp_avg"], saved_state["exp_avg"])
+    torch.testing.assert_close(recorder.state["exp_avg_sq"], saved_state["exp_avg_sq"])
+    assert second.global_step == 4
+    assert second.current_epoch == 2
+
+
+def test_load_classifier_round_trip(tmp_path):
+    trainer, model = _fit(tmp_path, max_epochs=1)
+    loaded = load_classifier(trainer.checkpoint_callback.best_model_path)
+    assert isinstance(loaded, TumorClassifier)
+    assert loaded.training is False
+    assert loaded.hparams == model.hparams
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+
+
+def test_load_classifier_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint_path"):
+        load_classifier(tmp_path / "nope.ckpt")
+
+
+class _Payload:
+    pass
+
+
+def test_load_classifier_refuses_arbitrary_objects(tmp_path):
+    model = _small_model()
+    path = tmp_path / "unsafe.ckpt"
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": {**model.hparams, "extra": _Payload()},
+            "pytorch-lightning_version": "2.6.0",
+        },
+        path,
+    )
+    with pytest.raises(pickle.UnpicklingError):
+        load_classifier(path)
+
+
+def test_read_metrics_one_row_per_epoch(tmp_path):
+    trainer, _ = _fit(tmp_path, max_epochs=2)
+    metrics = read_metrics(trainer.log_dir)
+    assert list(metrics.index) == [0, 1]
+    for column in ("train/loss", "val/loss", "val/balanced_accuracy", "train/accuracy"):
+        assert column in metrics.columns
+        assert metrics[column].notna().all()
+    assert not any(c.endswith("_step") or c == "step" for c in metrics.columns)
+    np.testing.assert_allclose(metrics["lr-AdamW"], [1e-3, 5e-4])  # cosine over 2 epochs
+    assert metrics.equals(read_metrics(tmp_path / "logs" / "version_0" / "metrics.csv"))
+
+
+def test_read_metrics_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="metrics.csv"):
+        read_metrics(tmp_path)
+    pd.DataFrame({"step": [0], "loss": [1.0]}).to_csv(tmp_path / "metrics.csv", index=False)
+    with pytest.raises(ValueError, match="epoch"):
+        read_metrics(tmp_path)
+
+
+def _curves():
+    return pd.DataFrame(
+        {
+            "train/loss": [1.2, 0.8, 0.5],
+            "val/loss": [1.3, 0.9, 1.0],
+            "val/accuracy": [0.4, 0.6, 0.7],
+        },
+        index=pd.Index([0, 1, 2], name="epoch"),
+    )
+
+
+def test_plot_learning_curves_draws_both_stages_and_best_epoch():
+    import matplotlib.pyplot as plt
+
+    from course_lib.plotting import plot_learning_curves
+
+    fig, ax = plt.subplots()
+    assert plot_learning_curves(_curves(), ax=ax) is ax
+    assert [line.get_label() for line in ax.get_lines()] == ["train", "val"]
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [1.3, 0.9, 1.0])
+    assert any(t.get_text() == "best val 0.900" for t in ax.texts)  # min for a loss
+    assert ax.get_xlabel() == "epoch"
+    ax.clear()
+    plot_learning_curves(_curves(), ax=ax, metric="accuracy")
+    assert [line.get_label() for line in ax.get_lines()] == ["val"]
+    assert any(t.get_text() == "best val 0.700" for t in ax.texts)  # max otherwise
+    plt.close(fig)
+
+
+def test_plot_learning_curves_errors():
+    from course_lib.plotting import plot_learning_curves
+
+    with pytest.raises(TypeError, match="DataFrame"):
+        plot_learning_curves({"train/loss": [1.0]})
+    with pytest.raises(ValueError, match="available.*accuracy"):
+        plot_learning_curves(_curves(), metric="f1_macro")
