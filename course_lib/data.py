@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from course_lib import datasets
+from course_lib import audit, datasets
 from course_lib.config import CLASS_NAMES, get_profile
 
 
@@ -216,7 +216,7 @@ def split_by_patient(
 
 
 def find_duplicates(
-    data, *, threshold: int = datasets.DUPLICATE_THRESHOLD, hash_size: int = datasets.HASH_SIZE
+    data, *, threshold: int = audit.DUPLICATE_THRESHOLD, hash_size: int = audit.HASH_SIZE
 ) -> pd.DataFrame:
     """Pairs of images whose perceptual hashes (``imagehash.phash``) are within ``threshold`` bits.
 
@@ -249,9 +249,9 @@ def find_duplicates(
         raise TypeError(f"data must be an index, an array or a list of arrays, got {type(data)}")
     if any(im.ndim != 2 for im in images):
         raise ValueError("find_duplicates expects 2-D (H, W) grayscale images")
-    bits = datasets.perceptual_hashes(images, hash_size=hash_size) if images else np.zeros((0, 1))
+    bits = audit.perceptual_hashes(images, hash_size=hash_size) if images else np.zeros((0, 1))
     pairs = pd.DataFrame(
-        datasets.hamming_pairs(bits, threshold), columns=["i", "j", "distance"], dtype="int64"
+        audit.hamming_pairs(bits, threshold), columns=["i", "j", "distance"], dtype="int64"
     )
     if isinstance(data, pd.DataFrame):
         for side in ("i", "j"):
@@ -301,7 +301,7 @@ class LeakageReport:
 
 
 def leakage_report(
-    train: pd.DataFrame, test: pd.DataFrame, *, threshold: int = datasets.DUPLICATE_THRESHOLD
+    train: pd.DataFrame, test: pd.DataFrame, *, threshold: int = audit.DUPLICATE_THRESHOLD
 ) -> LeakageReport:
     """Look for leakage between two indexes: shared patients and cross-part near duplicates.
 

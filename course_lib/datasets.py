@@ -1,4 +1,4 @@
-"""Datasets on disk: readers, the synthetic set, downloads and the audit.
+"""Datasets on disk: the index, image loading, readers, and the synthetic set.
 
 Every reader returns an *index*: a :class:`pandas.DataFrame` with one row per image and the
 columns
@@ -39,14 +39,10 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import warnings
-import zipfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -84,14 +80,6 @@ CLASS_ALIASES: dict[str, str] = {
     "tumor_present": "tumor",
 }
 
-#: Side of the perceptual hash (``imagehash.phash``), so ``HASH_SIZE**2`` = 256 bits.
-HASH_SIZE = 16
-#: Hamming distance (bits of 256) up to which two images count as near duplicates. Measured on
-#: the real 80-slice sample: re-encoded (JPEG q70), resized or brightened copies are at most 6
-#: bits apart, the closest two distinct slices 38. With 64-bit hashes these overlap (4 vs 4).
-#: Shifted or cropped copies are not caught (phash is not shift-invariant).
-DUPLICATE_THRESHOLD = 12
-
 #: figshare ``cjdata/label`` (1 meningioma, 2 glioma, 3 pituitary) to class name.
 FIGSHARE_LABELS = {1: "meningioma", 2: "glioma", 3: "pituitary"}
 
@@ -100,26 +88,6 @@ _MARKER = "dataset.json"
 _FORMAT = "course_lib.synthetic/1"
 _SHORT = {"glioma": "gl", "meningioma": "me", "notumor": "no", "pituitary": "pi"}
 
-DOWNLOADS = {
-    "kaggle": {
-        "kaggle": "masoudnickparvar/brain-tumor-mri-dataset",
-        "host": "www.kaggle.com",
-        "url": "https://www.kaggle.com/datasets/masoudnickparvar/brain-tumor-mri-dataset",
-        "counts": {"train": 5712, "test": 1311},
-    },
-    "figshare": {
-        "url": "https://figshare.com/ndownloader/articles/1512427/versions/5",
-        "host": "figshare.com",
-        "counts": {None: 3064},
-    },
-    "br35h": {
-        "kaggle": "ahmedhamada0/brain-tumor-detection",
-        "host": "www.kaggle.com",
-        "url": "https://www.kaggle.com/datasets/ahmedhamada0/brain-tumor-detection",
-        "counts": {None: 3000},
-    },
-}
-
 
 class UnreadableImageError(ValueError):
     """An image file that cannot be decoded (corrupt, truncated or not an image)."""
@@ -127,10 +95,6 @@ class UnreadableImageError(ValueError):
 
 class DatasetLayoutError(ValueError):
     """A folder that does not have the layout a reader expects."""
-
-
-class DownloadError(RuntimeError):
-    """A download that could not be done (offline, refused, or not what was expected)."""
 
 
 class UnreadableFilesWarning(UserWarning):
@@ -814,353 +778,6 @@ def prepare_default(profile=None, **overrides) -> Path:
     return prepare_synthetic(synthetic_dir(params), **params)
 
 
-# --------------------------------------------------------------------------- downloads
-
-
-def _online(host: str, timeout: float) -> bool:
-    """Whether ``host:443`` answers within ``timeout`` seconds, name lookup included.
-
-    The probe runs in a daemon thread because a DNS lookup ignores socket timeouts and can hang.
-    """
-    answers: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                answers.append(True)
-        except OSError:
-            answers.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answers and answers[0])
-
-
-def _manual_help(name: str, dest: Path) -> str:
-    info = DOWNLOADS[name]
-    layout = {
-        "kaggle": "Training/ and Testing/ folders of glioma, meningioma, notumor, pituitary",
-        "figshare": "the .mat files (unzip every brainTumorDataPublic_*.zip inside)",
-        "br35h": "yes/ and no/ folders",
-    }[name]
-    return (
-        f"Download it by hand from {info['url']} on a machine with internet, and unpack it so "
-        f"that {str(dest)!r} holds {layout}; then read it with read_{name}({str(dest)!r})."
-    )
-
-
-def verify_download(name: str, root: str | os.PathLike) -> pd.DataFrame:
-    """Check that a downloaded dataset has its folders, classes and published counts.
-
-    Args:
-        name: ``"kaggle"``, ``"figshare"`` or ``"br35h"``.
-        root: Where it was unpacked.
-
-    Returns:
-        Its index. Counts that differ from the published ones give a warning, not an error.
-
-    Raises:
-        ValueError: If ``name`` is unknown.
-        DatasetLayoutError: If the layout is wrong or a class is missing.
-    """
-    if name not in DOWNLOADS:
-        raise ValueError(f"name must be one of {sorted(DOWNLOADS)}, got {name!r}")
-    frame = read_dataset(name, root)
-    expected = {
-        "kaggle": set(CLASS_NAMES),
-        "br35h": set(BINARY_CLASSES),
-        "figshare": set(FIGSHARE_LABELS.values()),
-    }[name]
-    missing = expected - set(frame["class_name"])
-    if missing:
-        raise DatasetLayoutError(f"{name} at {str(root)!r} lacks classes {sorted(missing)}.")
-    differences = []
-    for split, count in DOWNLOADS[name]["counts"].items():
-        found = int((frame["split"] == split).sum()) if split else len(frame)
-        if found != count:
-            where = f" in {split}" if split else ""
-            differences.append(f"expected {count} images{where}, found {found}")
-    if differences:
-        warnings.warn(
-            f"{name} at {str(root)!r}: " + "; ".join(differences) + " (another version?)",
-            UserWarning,
-            stacklevel=2,
-        )
-    return frame
-
-
-def download(name: str, dest: str | os.PathLike | None = None, *, timeout: float = 5.0) -> Path:
-    """Download a public dataset, unpack it under ``dest`` and verify it.
-
-    Kaggle sets go through ``kagglehub`` (Kaggle credentials may be needed), figshare through
-    its public URL. Connectivity is checked first, so offline this fails within ``timeout``
-    seconds with instructions for doing it by hand.
-
-    Args:
-        name: ``"kaggle"``, ``"figshare"`` or ``"br35h"``.
-        dest: Target folder (default ``data_dir() / name``).
-        timeout: Seconds to wait for the network.
-
-    Returns:
-        The folder holding the verified dataset.
-
-    Raises:
-        ValueError: If ``name`` is unknown.
-        DownloadError: If offline or the download fails.
-    """
-    if name not in DOWNLOADS:
-        raise ValueError(f"name must be one of {sorted(DOWNLOADS)}, got {name!r}")
-    dest = data_dir() / name if dest is None else Path(dest)
-    info = DOWNLOADS[name]
-    if not _online(info["host"], timeout):
-        raise DownloadError(
-            f"Cannot reach {info['host']} within {timeout:g} s (offline?). "
-            + _manual_help(name, dest)
-        )
-    try:
-        if "kaggle" in info:
-            import kagglehub
-
-            dest.mkdir(parents=True, exist_ok=True)
-            kagglehub.dataset_download(info["kaggle"], output_dir=str(dest))
-        else:
-            _download_figshare(info["url"], dest, timeout)
-    except Exception as error:  # noqa: BLE001 - any failure gets the manual instructions
-        raise DownloadError(
-            f"Download of {name} failed: {error}. " + _manual_help(name, dest)
-        ) from error
-    verify_download(name, dest)
-    return dest
-
-
-def _download_figshare(url: str, dest: Path, timeout: float) -> None:
-    import requests
-
-    dest.mkdir(parents=True, exist_ok=True)
-    archive = dest / "figshare.zip"
-    with requests.get(url, stream=True, timeout=timeout) as response:
-        response.raise_for_status()
-        with open(archive, "wb") as f:
-            for chunk in response.iter_content(1 << 20):
-                f.write(chunk)
-    with zipfile.ZipFile(archive) as z:
-        z.extractall(dest)
-    for inner in sorted(dest.glob("*.zip")):
-        if inner != archive:
-            with zipfile.ZipFile(inner) as z:
-                z.extractall(dest / inner.stem)
-            inner.unlink()
-    archive.unlink()
-
-
-# --------------------------------------------------------------------------- audit
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (identical files, whatever their names)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def perceptual_hashes(images, *, hash_size: int = HASH_SIZE) -> np.ndarray:
-    """Perceptual hashes (``imagehash.phash``) of images, as rows of bits.
-
-    Args:
-        images: An iterable of (H, W) uint8 arrays.
-        hash_size: Side of the hash; ``hash_size**2`` bits.
-
-    Returns:
-        (N, hash_size**2) bool array.
-    """
-    import imagehash
-
-    rows = [
-        imagehash.phash(Image.fromarray(np.asarray(im)), hash_size=hash_size).hash.ravel()
-        for im in images
-    ]
-    return np.asarray(rows, dtype=bool).reshape(len(rows), hash_size * hash_size)
-
-
-def hamming_pairs(bits: np.ndarray, threshold: int) -> list[tuple[int, int, int]]:
-    """Pairs ``(i, j, distance)`` with ``i < j`` whose rows differ in at most ``threshold`` bits.
-
-    >>> bits = np.array([[0, 0, 1, 1], [0, 0, 1, 0], [1, 1, 0, 0]], dtype=bool)
-    >>> hamming_pairs(bits, 1)
-    [(0, 1, 1)]
-    """
-    packed = np.packbits(np.asarray(bits, dtype=bool), axis=1)
-    pad = -packed.shape[1] % 8
-    packed = np.pad(packed, ((0, 0), (0, pad))).view(np.uint64)  # 64 bits per XOR + popcount
-    pairs = []
-    for start in range(0, len(packed), 128):  # blocks keep memory at 128 * N * bits / 8 bytes
-        block, rest = packed[start : start + 128], packed[start:]
-        distance = np.bitwise_count(block[:, None, :] ^ rest[None, :, :]).sum(axis=2, dtype=int)
-        for a, b in zip(*np.nonzero(distance <= threshold), strict=True):
-            if a < b:  # b counts from start, a from start too: pairs above the diagonal
-                pairs.append((start + int(a), start + int(b), int(distance[a, b])))
-    return sorted(pairs)
-
-
-@dataclass
-class AuditReport:
-    """What :func:`audit` found.
-
-    Attributes:
-        root: The audited folder.
-        n_images: Files listed.
-        counts: ``{split: {class_name: n}}`` (split ``"all"`` when the set has none).
-        sizes: ``{"WxH": n}`` over readable images.
-        modes: ``{PIL mode: n}`` over readable images.
-        unreadable: ``[(path, error)]``.
-        exact_duplicates: Pairs of byte-identical files, as dicts with ``a``, ``b``, ``split_a``,
-            ``split_b``.
-        near_duplicates: Pairs within ``threshold`` bits of perceptual hash (exact ones
-            excluded), dicts with also ``distance``.
-        threshold: The Hamming-distance threshold used.
-    """
-
-    root: str
-    n_images: int
-    counts: dict
-    sizes: dict
-    modes: dict
-    unreadable: list = field(default_factory=list)
-    exact_duplicates: list = field(default_factory=list)
-    near_duplicates: list = field(default_factory=list)
-    threshold: int = DUPLICATE_THRESHOLD
-
-    def cross_split(self, kind: str = "exact") -> list:
-        """Pairs of ``kind`` (``"exact"`` or ``"near"``) whose two files are in different splits."""
-        pairs = self.exact_duplicates if kind == "exact" else self.near_duplicates
-        return [p for p in pairs if p["split_a"] != p["split_b"]]
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict of the report."""
-        return asdict(self)
-
-    def __str__(self) -> str:
-        lines = [f"{self.root}: {self.n_images} images"]
-        for split, per_class in self.counts.items():
-            lines.append(f"  {split}: " + ", ".join(f"{c} {n}" for c, n in per_class.items()))
-        lines.append("  sizes: " + ", ".join(f"{s} ({n})" for s, n in self.sizes.items()))
-        lines.append("  modes: " + ", ".join(f"{m} ({n})" for m, n in self.modes.items()))
-        lines.append(f"  unreadable: {len(self.unreadable)}")
-        lines += [f"    {p}: {e}" for p, e in self.unreadable[:5]]
-        for kind, pairs in (("exact", self.exact_duplicates), ("near", self.near_duplicates)):
-            cross = len(self.cross_split(kind))
-            lines.append(f"  {kind} duplicate pairs: {len(pairs)} ({cross} across splits)")
-            lines += [f"    {p['a']} <-> {p['b']}" for p in pairs[:5]]
-        return "\n".join(lines)
-
-
-def _index_for_audit(root: Path) -> pd.DataFrame:
-    for reader in (read_kaggle, read_br35h, read_folder, read_figshare):
-        try:
-            return reader(root)
-        except DatasetLayoutError:
-            continue
-    raise DatasetLayoutError(
-        f"{str(root)!r} is not a known layout (Kaggle Training/Testing, Br35H yes/no, a "
-        "class-per-folder tree or figshare .mat files)."
-    )
-
-
-def audit(
-    root: str | os.PathLike | pd.DataFrame,
-    *,
-    threshold: int = DUPLICATE_THRESHOLD,
-    hash_size: int = HASH_SIZE,
-) -> AuditReport:
-    """Audit a dataset: counts, sizes and modes, unreadable files, exact and near duplicates.
-
-    Args:
-        root: A dataset folder in any layout the readers know, or an index.
-        threshold: Largest Hamming distance between perceptual hashes that counts as a near
-            duplicate (0..hash_size**2).
-        hash_size: Side of the perceptual hash.
-
-    Returns:
-        An :class:`AuditReport`; unreadable files are reported there, never raised.
-
-    Raises:
-        ValueError: If ``threshold`` is out of range.
-        DatasetLayoutError: If ``root`` is a folder in no known layout.
-    """
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int)
-        or not (0 <= threshold <= hash_size * hash_size)
-    ):
-        raise ValueError(f"threshold must be an int in 0..{hash_size**2}, got {threshold!r}")
-    index = root if isinstance(root, pd.DataFrame) else _index_for_audit(Path(root))
-    splits = index["split"].fillna("all")
-    counts = {
-        str(s): {str(c): int(n) for c, n in group["class_name"].value_counts().sort_index().items()}
-        for s, group in index.assign(split=splits).groupby("split", sort=True)
-    }
-    sizes, modes, unreadable = Counter(), Counter(), list(index.attrs.get("unreadable", []))
-    images, kept, digests = [], [], []
-    for i, path in enumerate(index["path"]):
-        try:
-            if str(path).lower().endswith(".mat"):
-                array = load_image(path)
-                mode = "mat"
-            else:
-                with Image.open(path) as img:
-                    img.load()
-                    mode = img.mode
-                array = load_image(path)
-        except (UnreadableImageError, OSError) as error:
-            unreadable.append((str(path), str(error)))
-            continue
-        sizes[f"{array.shape[1]}x{array.shape[0]}"] += 1
-        modes[mode] += 1
-        images.append(array)
-        kept.append(i)
-        digests.append(file_sha256(path))
-    paths, split_of = index["path"].to_numpy(), splits.to_numpy()
-
-    def pair(i, j, **extra):
-        a, b = kept[i], kept[j]
-        return {
-            "a": str(paths[a]),
-            "b": str(paths[b]),
-            "split_a": str(split_of[a]),
-            "split_b": str(split_of[b]),
-            **extra,
-        }
-
-    exact = []
-    by_digest: dict[str, list[int]] = {}
-    for k, digest in enumerate(digests):
-        by_digest.setdefault(digest, []).append(k)
-    for members in by_digest.values():
-        exact += [pair(i, j) for n, i in enumerate(members) for j in members[n + 1 :]]
-    near = []
-    if images:
-        bits = perceptual_hashes(images, hash_size=hash_size)
-        near = [
-            pair(i, j, distance=d)
-            for i, j, d in hamming_pairs(bits, threshold)
-            if digests[i] != digests[j]
-        ]
-    return AuditReport(
-        root=str(index.attrs.get("root", root if not isinstance(root, pd.DataFrame) else "")),
-        n_images=len(index),
-        counts=counts,
-        sizes=dict(sizes.most_common()),
-        modes=dict(modes.most_common()),
-        unreadable=[tuple(u) for u in unreadable],
-        exact_duplicates=exact,
-        near_duplicates=near,
-        threshold=threshold,
-    )
-
-
 # --------------------------------------------------------------------------- command line
 
 
@@ -1187,14 +804,17 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--test-per-class", type=int)
     prep.add_argument("--seed", type=int)
     down = commands.add_parser("download", help="download a public dataset")
-    down.add_argument("name", choices=sorted(DOWNLOADS))
+    down.add_argument("name", choices=["br35h", "figshare", "kaggle"])
     down.add_argument("--dest", type=Path, default=None)
     down.add_argument("--timeout", type=float, default=5.0)
     aud = commands.add_parser("audit", help="audit a dataset folder")
     aud.add_argument("path", type=Path)
     aud.add_argument("--json", action="store_true", help="print JSON")
-    aud.add_argument("--threshold", type=int, default=DUPLICATE_THRESHOLD)
+    aud.add_argument("--threshold", type=int, default=12, help="near-duplicate bits (of 256)")
     args = parser.parse_args(argv)
+    from course_lib.audit import audit
+    from course_lib.downloads import DownloadError, download
+
     try:
         if args.command == "prepare":
             overrides = {

@@ -14,14 +14,13 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from course_lib import datasets
+from course_lib import datasets, downloads
+from course_lib.audit import audit, hamming_pairs
 from course_lib.config import CLASS_NAMES
 from course_lib.datasets import (
     DatasetLayoutError,
-    DownloadError,
     UnreadableFilesWarning,
     UnreadableImageError,
-    audit,
     load_image,
     main,
     read_br35h,
@@ -30,6 +29,7 @@ from course_lib.datasets import (
     read_folder,
     read_kaggle,
 )
+from course_lib.downloads import DownloadError
 
 
 def blob(seed: int, size: int = 32) -> np.ndarray:
@@ -455,7 +455,7 @@ def test_hamming_pairs_matches_brute_force():
         for j in range(i + 1, 300)
         if distance[i, j] <= 20
     ]
-    assert datasets.hamming_pairs(bits, 20) == expected
+    assert hamming_pairs(bits, 20) == expected
     assert (10, 20, 0) in expected
     assert (30, 40, 3) in expected
 
@@ -570,7 +570,7 @@ def offline(monkeypatch):
 def test_download_offline_fails_fast_with_instructions(tmp_path, offline, name):
     start = time.perf_counter()
     with pytest.raises(DownloadError, match="by hand"):
-        datasets.download(name, tmp_path / name)
+        downloads.download(name, tmp_path / name)
     assert time.perf_counter() - start < 2
 
 
@@ -585,7 +585,7 @@ def test_download_does_not_hang_on_a_silent_network(tmp_path, monkeypatch):
     start = time.perf_counter()
     try:
         with pytest.raises(DownloadError, match="within 0.3 s"):
-            datasets.download("figshare", tmp_path, timeout=0.3)
+            downloads.download("figshare", tmp_path, timeout=0.3)
     finally:
         release.set()
     assert time.perf_counter() - start < 2
@@ -597,20 +597,20 @@ def test_download_cli_offline(tmp_path, offline, capsys):
 
 
 def test_download_failure_wrapped(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "_online", lambda host, timeout: True)
+    monkeypatch.setattr(downloads, "_online", lambda host, timeout: True)
 
     def broken(url, dest, timeout):
         raise ConnectionError("reset by peer")
 
-    monkeypatch.setattr(datasets, "_download_figshare", broken)
+    monkeypatch.setattr(downloads, "_download_figshare", broken)
     with pytest.raises(DownloadError, match="reset by peer.*by hand"):
-        datasets.download("figshare", tmp_path)
+        downloads.download("figshare", tmp_path)
 
 
 def test_download_kaggle_verifies_what_arrived(tmp_path, monkeypatch):
     import kagglehub
 
-    monkeypatch.setattr(datasets, "_online", lambda host, timeout: True)
+    monkeypatch.setattr(downloads, "_online", lambda host, timeout: True)
     handles = []
 
     def fake_download(handle, path=None, *, force_download=False, output_dir=None):
@@ -620,7 +620,7 @@ def test_download_kaggle_verifies_what_arrived(tmp_path, monkeypatch):
 
     monkeypatch.setattr(kagglehub, "dataset_download", fake_download)
     with pytest.warns(UserWarning, match="expected 5712 images in train, found 4"):
-        out = datasets.download("kaggle", tmp_path / "k")
+        out = downloads.download("kaggle", tmp_path / "k")
     assert out == tmp_path / "k"
     assert handles == ["masoudnickparvar/brain-tumor-mri-dataset"]
 
@@ -656,31 +656,31 @@ def test_download_figshare_unpacks_inner_zips(tmp_path, monkeypatch):
             data = outer.getvalue()
             return [data[k : k + size] for k in range(0, len(data), size)]
 
-    monkeypatch.setattr(datasets, "_online", lambda host, timeout: True)
+    monkeypatch.setattr(downloads, "_online", lambda host, timeout: True)
     monkeypatch.setattr(requests, "get", lambda url, stream, timeout: Response())
     with pytest.warns(UserWarning, match="expected 3064 images, found 3"):
-        out = datasets.download("figshare", tmp_path / "fs")
+        out = downloads.download("figshare", tmp_path / "fs")
     assert sorted(p.name for p in out.iterdir()) == ["README.txt", "brainTumorDataPublic_1-3"]
     assert len(read_figshare(out)) == 3
 
 
 def test_download_unknown_name(tmp_path):
     with pytest.raises(ValueError, match="name must be one of"):
-        datasets.download("mnist", tmp_path)
+        downloads.download("mnist", tmp_path)
     with pytest.raises(ValueError, match="name must be one of"):
-        datasets.verify_download("mnist", tmp_path)
+        downloads.verify_download("mnist", tmp_path)
 
 
 def test_verify_download_checks_classes_and_counts(tmp_path):
     make_tree(tmp_path / "only_yes", {"yes": 2, "no": 1})
     with pytest.warns(UserWarning, match="expected 3000 images, found 3"):
-        index = datasets.verify_download("br35h", tmp_path / "only_yes")
+        index = downloads.verify_download("br35h", tmp_path / "only_yes")
     assert len(index) == 3
     make_tree(tmp_path / "k", {"glioma": 1})
     make_tree(tmp_path / "k2" / "Training", {"glioma": 1})
     make_tree(tmp_path / "k2" / "Testing", {"glioma": 1})
     with pytest.raises(DatasetLayoutError, match="lacks classes"):
-        datasets.verify_download("kaggle", tmp_path / "k2")
+        downloads.verify_download("kaggle", tmp_path / "k2")
 
 
 # --------------------------------------------------------------------------- real data
