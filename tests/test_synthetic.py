@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib import synthetic
+from course_lib import anatomy
 from course_lib.config import CLASS_NAMES
 from course_lib.synthetic import (
     CONTRASTS,
@@ -202,9 +202,9 @@ def test_generate_slices_rejects_bad_arguments(kwargs, error):
 @pytest.mark.parametrize("contrast", CONTRASTS)
 def test_rendered_tissue_order(contrast):
     """Render a head without acquisition; compare the ventricles' CSF with the white matter."""
-    anat = synthetic.sample_anatomy(np.random.default_rng(0))
-    grid = synthetic.PixelGrid(96, 96, anat["pose"])
-    layers, brain, tumor, _ = synthetic.head_layers(anat, np.array([0.0]), grid)
+    anat = anatomy.sample_anatomy(np.random.default_rng(0))
+    grid = anatomy.PixelGrid(96, 96, anat["pose"])
+    layers, brain, tumor, _ = anatomy.head_layers(anat, np.array([0.0]), grid)
     image = render_contrast(layers, contrast)
     names = [layer[0] for layer in layers]
     wm_index = names.index("wm")
@@ -255,10 +255,10 @@ def test_render_contrast_box_layer():
 
 def test_sample_tumor_rejects_unknown_class():
     rng = np.random.default_rng(0)
-    anat = synthetic.sample_anatomy(rng)
+    anat = anatomy.sample_anatomy(rng)
     with pytest.raises(ValueError, match="class_name"):
-        synthetic.sample_tumor("lymphoma", rng, anat, z_center=0.0, difficulty=1.0)
-    assert synthetic.sample_tumor("notumor", rng, anat, z_center=0.0, difficulty=1.0) is None
+        anatomy.sample_tumor("lymphoma", rng, anat, z_center=0.0, difficulty=1.0)
+    assert anatomy.sample_tumor("notumor", rng, anat, z_center=0.0, difficulty=1.0) is None
 
 
 # ----------------------------------------------------------------------------- volumes

@@ -1,0 +1,502 @@
+"""Procedural head anatomy and tumours for the synthetic MRI engine (:mod:`course_lib.synthetic`).
+
+A patient's head is an implicit 3D object: :func:`sample_anatomy` draws its shape (skull, cortex
+with gyral folds, ventricles, midline, sella), :func:`sample_tumor` places a class's tumour in it,
+and :func:`head_layers` evaluates the tissue maps only at the slices that are asked for, on a
+:class:`PixelGrid`. Coordinates are in head units (about -1 to 1), slices are coronal (``z`` runs
+front to back). :func:`course_lib.synthetic.render_contrast` turns the layers into an image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+
+from course_lib.config import CLASS_NAMES
+
+
+def _ramp(signed: np.ndarray, width: float) -> np.ndarray:
+    """Soft inside-indicator: 1 where ``signed`` < -width/2, 0 where > width/2, linear between."""
+    return np.clip(0.5 - signed * (1.0 / width), 0.0, 1.0)
+
+
+def _cos_basis(coords: np.ndarray, n: int, max_freq: float, rng: np.random.Generator):
+    """``(n, len(coords))`` random cosines with frequencies up to ``max_freq`` cycles per unit."""
+    freqs = rng.uniform(0.0, max_freq, size=(n, 1)) * (2 * math.pi)
+    phases = rng.uniform(0.0, 2 * math.pi, size=(n, 1))
+    return np.cos(freqs * coords[None, :] + phases).astype(np.float32)
+
+
+def _smooth_field(
+    rng: np.random.Generator,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    zs: np.ndarray,
+    *,
+    max_freq: float,
+    n: int = 5,
+) -> np.ndarray:
+    """A smooth random 3D field sampled on the grid ``zs x ys x xs``, about unit std.
+
+    A sum of separable random cosines, so a slice costs two small matrix products.
+
+    Returns:
+        ``(len(zs), len(ys), len(xs))`` float32.
+    """
+    by = _cos_basis(ys, n, max_freq, rng)
+    bx = _cos_basis(xs, n, max_freq, rng)
+    bz = _cos_basis(zs, 3, max_freq / 2, rng)
+    coef = rng.standard_normal((n, n, 3)).astype(np.float32)
+    per_slice = np.einsum("abk,ks->sab", coef, bz)
+    field = by.T[None] @ per_slice @ bx
+    return field * np.float32(1.0 / math.sqrt(n * n * 3 / 8))
+
+
+def sample_anatomy(rng: np.random.Generator) -> dict:
+    """Draw the parameters of one patient's head (shape, cortex, ventricles, pose, fields).
+
+    Args:
+        rng: The patient's random generator.
+
+    Returns:
+        A dict of floats (and a ``"field_seed"`` int) that :func:`head_layers` reads.
+    """
+    anat = {
+        "ax": rng.uniform(0.6, 0.7),  # brain half-width
+        "ay": rng.uniform(0.56, 0.64),  # brain half-height above its centre
+        "cy": rng.uniform(-0.08, -0.02),  # brain centre row
+        "notch": rng.uniform(0.34, 0.42),  # sellar notch between the temporal lobes
+        "temporal": rng.uniform(0.08, 0.15),
+        "harm": rng.normal(0.0, 0.018, size=(3, 2, 2)),  # k=2..4, cos/sin, const/z
+        "n_gyri": rng.uniform(22.0, 30.0),
+        "sulcal_depth": rng.uniform(0.05, 0.09),
+        "gm_thick": rng.uniform(0.035, 0.05),
+        "csf_thick": rng.uniform(0.012, 0.03),
+        "bone_thick": rng.uniform(0.03, 0.05),
+        "scalp_thick": rng.uniform(0.07, 0.11),
+        "marrow": rng.uniform(0.0, 0.8),
+        "sylvian": rng.uniform(1.05, 1.2),
+        "midline": rng.normal(0.0, 0.01),
+        "vent_size": rng.uniform(0.75, 1.4),
+        "vent_angle": rng.uniform(0.35, 0.75),
+        "vent_z": rng.uniform(-0.12, 0.08),
+        "gland_w": rng.uniform(0.045, 0.06),
+        "gland_h": rng.uniform(0.022, 0.032),
+        "sinus": rng.uniform(0.7, 1.2),  # size of the sphenoid sinus
+        "pose": (rng.normal(0.0, 0.05), *rng.uniform(-0.04, 0.04, 2), rng.uniform(0.76, 0.9)),
+        "field_seed": int(rng.integers(2**32)),
+    }
+    # Python floats and float32 arrays keep every image float32 (NumPy scalars would promote).
+    return {
+        key: value.astype(np.float32)
+        if isinstance(value, np.ndarray)
+        else tuple(float(v) for v in value)
+        if isinstance(value, tuple)
+        else value
+        if isinstance(value, int)
+        else float(value)
+        for key, value in anat.items()
+    }
+
+
+def _harmonics(cos_t, sin_t, coef, z=0.0):
+    """``1 + sum_k a_k(z) cos(k t) + b_k(z) sin(k t)`` for k = 2..4 from cos t and sin t."""
+    c2, s2 = cos_t * cos_t - sin_t * sin_t, 2 * cos_t * sin_t
+    c3, s3 = c2 * cos_t - s2 * sin_t, s2 * cos_t + c2 * sin_t
+    c4, s4 = c2 * c2 - s2 * s2, 2 * c2 * s2
+    const = 1.0 + sum(
+        coef[i, 0, 0] * c + coef[i, 1, 0] * s
+        for i, (c, s) in enumerate([(c2, s2), (c3, s3), (c4, s4)])
+    )
+    slope = sum(
+        coef[i, 0, 1] * c + coef[i, 1, 1] * s
+        for i, (c, s) in enumerate([(c2, s2), (c3, s3), (c4, s4)])
+    )
+    return const + np.asarray(z, dtype=np.float32) * slope
+
+
+def _brain_radius_at(anat: dict, theta: float, z: float) -> float:
+    """The brain's outer radius along one direction (radians from straight down) at depth z."""
+    c, s = math.cos(theta), math.sin(theta)
+    ax, ay = anat["ax"], anat["ay"]
+    rell = ax * ay / math.hypot(ay * s, ax * c)
+    shape = (
+        1
+        - anat["notch"] * math.exp(-((theta / 0.38) ** 2))
+        + anat["temporal"] * math.exp(-(((abs(theta) - 0.8) / 0.35) ** 2))
+    )
+    harm = float(_harmonics(np.float32(c), np.float32(s), anat["harm"], z))
+    return rell * shape * harm * _z_extent(z)
+
+
+def _z_extent(z):
+    return np.sqrt(np.clip(1.0 - (np.asarray(z) / 0.95) ** 2, 0.05, 1.0))
+
+
+def _ellipse(x, y, cx, cy, rx, ry):
+    """Approximate signed distance to an axis-aligned ellipse (negative inside)."""
+    dx, dy = (x - cx) / rx, (y - cy) / ry
+    return (np.sqrt(dx * dx + dy * dy) - 1.0) * np.minimum(rx, ry)
+
+
+class PixelGrid:
+    """Anatomy coordinates of every pixel of an ``(H, W)`` image in one patient's pose.
+
+    The image spans -1 to 1 along its rows (top to bottom) and ``-W/H`` to ``W/H`` along its
+    columns; the pose ``(angle, shift_x, shift_y, scale)`` rotates, shifts and scales the head
+    in that frame. ``x`` and ``y`` are ``(H, W)`` float32 anatomy coordinates.
+
+    Args:
+        height: Image rows.
+        width: Image columns.
+        pose: ``(angle in radians, shift_x, shift_y, scale)``, as in ``sample_anatomy()["pose"]``.
+    """
+
+    def __init__(self, height: int, width: int, pose) -> None:
+        angle, tx, ty, scale = pose
+        ys = np.linspace(-1.0, 1.0, height, dtype=np.float32)
+        xs = np.linspace(-1.0, 1.0, width, dtype=np.float32) * np.float32(width / height)
+        self.ys, self.xs = ys, xs
+        c, s = math.cos(angle), math.sin(angle)
+        self.rot = (c, s, tx, ty, scale)
+        gx, gy = xs[None, :] - tx, ys[:, None] - ty
+        self.x = ((c * gx + s * gy) / scale).astype(np.float32)
+        self.y = ((-s * gx + c * gy) / scale).astype(np.float32)
+        self.pixel = 2.0 / (height * scale)  # one pixel in anatomy units
+        self.shape = (height, width)
+
+    def box(self, cx: float, cy: float, half: float, half_y: float | None = None):
+        """Row and column slices of the image covering an anatomy-space rectangle."""
+        c, s, tx, ty, scale = self.rot
+        half_y = half if half_y is None else half_y
+        ix = (c * cx - s * cy) * scale + tx
+        iy = (s * cx + c * cy) * scale + ty
+        h, w = self.shape
+        px = max(half, half_y) * abs(s) * scale * h / 2
+        half_c = half * scale * h / 2 * 1.05 + px + 2
+        half_r = half_y * scale * h / 2 * 1.05 + px + 2
+        row = (iy + 1) * (h - 1) / 2
+        col = (ix / (w / h) + 1) * (w - 1) / 2
+        rows = slice(max(0, int(row - half_r)), max(0, min(h, int(row + half_r) + 2)))
+        cols = slice(max(0, int(col - half_c)), max(0, min(w, int(col + half_c) + 2)))
+        return rows, cols
+
+    def crop(self, cx: float, cy: float, half: float, half_y: float | None = None):
+        """``(box, x, y)``: a box from :meth:`box` and the anatomy coordinates inside it."""
+        box = self.box(cx, cy, half, half_y)
+        return box, self.x[box], self.y[box]
+
+
+def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None = None):
+    """Build the tissue layers of one patient's head at coronal positions ``zs``.
+
+    Args:
+        anat: Parameters from :func:`sample_anatomy`.
+        zs: ``(S,)`` coronal positions (about -0.9 front to 0.9 back; 0 is the sella).
+        grid: The pixel grid in the patient's pose.
+        tumor: Parameters from :func:`sample_tumor`, or ``None``.
+
+    Returns:
+        ``(layers, brain_mask, tumor_mask, texture)``: ``layers`` a list of ``(tissue, alpha)``
+        or ``(tissue, alpha, box)`` for :func:`render_contrast` (``(S, H, W)`` float32 alphas,
+        or ``(S, h, w)`` inside ``box``); ``brain_mask`` ``(S, H, W)`` bool; ``tumor_mask``
+        ``(S, H, W)`` uint8 (0 none, 1 tumour, 2 edema); ``texture`` ``(S, H, W)`` float32
+        multiplicative tissue texture (about 1) to apply to the rendered image.
+    """
+    n = len(zs)
+    height, width = grid.shape
+    z = np.asarray(zs, dtype=np.float32)[:, None, None]
+    x, y, w = grid.x, grid.y, np.float32(grid.pixel)
+    rng = np.random.default_rng(anat["field_seed"])
+    fields = {
+        name: _smooth_field(rng, grid.ys, grid.xs, np.asarray(zs), max_freq=f, n=5)
+        for name, f in (("warp", 1.6), ("texture", 3.0))
+    }
+    coarse = rng.standard_normal((24, 24)).astype(np.float32)
+    skull_base = ndimage.zoom(coarse, (height / 24, width / 24), order=1)[:height, :width]
+    skull_base = ndimage.uniform_filter(skull_base, max(3, height // 40))
+    skull_base *= np.float32(1.0 / (skull_base.std() + 1e-6))
+
+    tumor = tumor or {}
+    midline = anat["midline"] + tumor.get("midline_shift", 0.0)
+    cy = anat["cy"]
+    dy = y - cy
+    r = np.sqrt(x * x + dy * dy) + np.float32(1e-6)
+    cos_t, sin_t = dy / r, x / r
+    theta = np.arctan2(x, dy)
+    abs_t = np.abs(theta)
+    ax, ay = anat["ax"], anat["ay"]
+    rell = ax * ay / np.sqrt((ay * sin_t) ** 2 + (ax * cos_t) ** 2)
+    shape2d = (
+        1
+        - anat["notch"] * np.exp(-((theta / 0.38) ** 2))
+        + anat["temporal"] * np.exp(-(((abs_t - 0.8) / 0.35) ** 2))
+    )
+    harm = _harmonics(cos_t, sin_t, anat["harm"], z)
+    extent = _z_extent(z).astype(np.float32)
+    r_brain = (rell * shape2d)[None] * harm * extent  # (S, H, W)
+    csf_t, bone_t = anat["csf_thick"], anat["bone_thick"]
+
+    # Head outline: follows the brain dome above, widens into face and neck below.
+    t_head = csf_t + bone_t + anat["scalp_thick"]
+    ayh = np.where(cos_t < 0, ay + t_head, 1.25).astype(np.float32)
+    axh = ax + t_head
+    r_head = axh * ayh / np.sqrt((ayh * sin_t) ** 2 + (axh * cos_t) ** 2)
+    head = _ramp(r - r_head, w)
+    lower = np.clip((y - (cy + 0.25)) / 0.15, 0.0, 1.0)
+    layers = [
+        ("fat", head),
+        ("muscle", _ramp(r - r_head + 0.035, w) * (1 - lower)),
+        ("muscle", lower * np.clip(0.9 - 0.25 * skull_base, 0, 1) * head),
+        ("air", lower * np.clip(-2.6 - skull_base * 1.2, 0, 0.8) * head),
+    ]
+    layers = [(t, np.broadcast_to(a, (n, height, width))) for t, a in layers]
+    # Skull with its marrow, then the CSF around the brain.
+    layers.append(("bone", _ramp(r - r_brain - (csf_t + bone_t), w)))
+    marrow = np.abs(r - r_brain - (csf_t + 0.5 * bone_t)) - 0.22 * bone_t
+    layers.append(("fat", anat["marrow"] * _ramp(marrow, w) * (1 - lower)))
+    # Sella: bone block, sphenoid sinus (air) and the suprasellar cistern.
+    sella = _sella(anat, grid, z, midline=anat["midline"], w=w)
+    layers += sella["below"]
+    intracranial = _ramp(r - r_brain - csf_t, w)
+    layers.append(("csf", intracranial))
+    # Cortex: folded outer surface with sulci, the Sylvian fissure and the midline fissure.
+    fold = np.cos(anat["n_gyri"] * theta + 2.2 * fields["warp"])
+    sylvian = np.exp(-(((abs_t - anat["sylvian"]) / 0.05) ** 2)) * (abs_t > 0.6)
+    depth = anat["sulcal_depth"]
+    depth = depth * (1 + 0.45 * fields["texture"])
+    indent = depth * np.clip((fold - 0.8) * 5.0, 0.0, 1.0) + 0.22 * sylvian
+    vent_y = cy - 0.12
+    cc_top = vent_y - 0.09
+    fbox, fx, fy = grid.crop(midline, (cc_top - 1.0) / 2, 0.07, (cc_top + 1.0) / 2 + 0.05)
+    fbox3 = (slice(None), *fbox)
+    fissure = _ramp(np.abs(fx - midline) - 0.012, w) * _ramp(fy - cc_top, w)
+    gm = _ramp(r - r_brain + indent, w)
+    gm[fbox3] *= 1 - fissure
+    layers.append(("gm", gm))
+    wm_fissure = _ramp(np.abs(fx - midline) - 0.012 - anat["gm_thick"], w) * _ramp(
+        fy - cc_top - anat["gm_thick"], w
+    )
+    wm_depth = (
+        anat["gm_thick"]
+        + depth * (0.5 + 0.5 * fold) ** 2
+        + 0.3 * np.exp(-(((abs_t - anat["sylvian"]) / 0.12) ** 2))
+    )
+    wm = _ramp(r - r_brain + wm_depth, w)
+    wm[fbox3] *= 1 - wm_fissure
+    layers.append(("wm", wm))
+    dura = _ramp(np.abs(fx - midline) - 0.003, w) * fissure * intracranial[fbox3]
+    layers.append(("dura", dura, fbox))
+    layers += _deep_structures(anat, grid, z, midline, vent_y, w, tumor)
+    layers += sella["above"]
+
+    tumor_mask = np.zeros((n, height, width), np.uint8)
+    if tumor:
+        tumor_layers, tumor_mask = _tumor_layers(
+            tumor, grid, z, r_brain, wm, r, intracranial, csf_t
+        )
+        layers += tumor_layers
+    texture = 1 + np.float32(0.035) * fields["texture"]
+    layers = [(t, a.astype(np.float32, copy=False), *b) for t, a, *b in layers]
+    brain_mask = intracranial > 0.5
+    return layers, brain_mask, tumor_mask, texture
+
+
+def _sella(anat, grid, z, *, midline, w):
+    """Bone, sphenoid sinus, cistern (below the brain) and gland, sinuses, carotids (above)."""
+    floor = anat["cy"] + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085
+    box, x, y = grid.crop(midline, floor + 0.02, 0.21, 0.22)
+    zf = np.sqrt(np.clip(1 - (z / 0.18) ** 2, 0.0, 1.0))
+    gw, gh = anat["gland_w"], anat["gland_h"]
+    sin_rx, sin_ry = 0.11 * anat["sinus"], 0.07 * anat["sinus"]
+    below = [
+        ("bone", _ramp(_ellipse(x, y, midline, floor + 0.07, 0.2, 0.13), w)),
+        ("air", _ramp(_ellipse(x, y, midline, floor + 0.1, sin_rx, sin_ry), w) * zf),
+        ("csf", _ramp(_ellipse(x, y, midline, floor - 0.06, 0.11, 0.075), w)),
+    ]
+    above = []
+    for side in (-1, 1):
+        cx = midline + side * (gw + 0.035)
+        above.append(("sinus", _ramp(_ellipse(x, y, cx, floor - 0.035, 0.04, 0.045), w) * zf))
+        above.append(("vessel", _ramp(_ellipse(x, y, cx, floor - 0.04, 0.017, 0.017), w) * zf))
+    gland = _ramp(_ellipse(x, y, midline, floor - gh, gw * zf + 1e-3, gh * zf + 1e-3), w)
+    above.append(("gland", gland))
+    n = len(z)
+    below = [(t, np.broadcast_to(a, (n, *a.shape[-2:])), box) for t, a in below]
+    above = [(t, np.broadcast_to(a, (n, *a.shape[-2:])), box) for t, a in above]
+    return {"below": below, "above": above, "floor": floor}
+
+
+def _deep_structures(anat, grid, z, midline, vent_y, w, tumor):
+    """Lateral ventricles (butterfly), caudate heads, putamina and the third ventricle."""
+    layers = []
+    n = len(z)
+
+    def add(tissue, alpha, box):
+        layers.append((tissue, np.broadcast_to(alpha, (n, *alpha.shape[-2:])), box))
+
+    size = anat["vent_size"] * np.sqrt(np.clip(1 - ((z - anat["vent_z"]) / 0.45) ** 2, 0, 1))
+    a = anat["vent_angle"]
+    ca, sa = math.cos(a), math.sin(a)
+    gap = 0.006
+    for side in (-1, 1):
+        squeeze = tumor.get("ventricle_squeeze", 1.0) if side == tumor.get("side") else 1.0
+        length, breadth = 0.12 * size * squeeze + 1e-3, 0.05 * size * squeeze + 1e-3
+        cx = midline + side * (gap + 0.075 * ca)
+        cy = vent_y + 0.075 * sa * 0.6
+        box, x, y = grid.crop(cx, cy + 0.03, 0.13, 0.12)
+        dx, dy = x - cx, y - cy
+        u = side * ca * dx + sa * dy
+        v = -side * sa * dx + ca * dy
+        inside = (np.sqrt((u / length) ** 2 + (v / breadth) ** 2) - 1) * breadth
+        medial = _ramp(gap - side * (x - midline), w)
+        caudate = _ellipse(x, y, cx + side * 0.06, cy + 0.07, 0.045, 0.055)
+        add("gm", _ramp(caudate, w) * (size > 0.3), box)
+        add("csf", _ramp(inside, w) * medial, box)
+        px, py = midline + side * 0.42 * anat["ax"], anat["cy"] + 0.08
+        box, x, y = grid.crop(px, py, 0.06, 0.12)
+        putamen = _ellipse(x, y, px, py, 0.05, 0.11)
+        add("gm", _ramp(putamen, w) * np.sqrt(np.clip(1 - (z / 0.5) ** 2, 0, 1)), box)
+    box, x, y = grid.crop(midline, vent_y + 0.16, 0.03, 0.08)
+    third = _ramp(np.abs(x - midline) - 0.008, w) * _ramp(np.abs(y - vent_y - 0.16) - 0.06, w)
+    add("csf", third * (np.abs(z - 0.15) < 0.12), box)
+    return layers
+
+
+# ----------------------------------------------------------------------------- tumours
+
+
+def sample_tumor(
+    class_name: str, rng: np.random.Generator, anat: dict, *, z_center: float, difficulty: float
+) -> dict | None:
+    """Draw a tumour of one class for a patient, or ``None`` for ``"notumor"``.
+
+    Args:
+        class_name: One of ``CLASS_NAMES``.
+        rng: The patient's random generator.
+        anat: The patient's anatomy from :func:`sample_anatomy`.
+        z_center: Coronal position of the middle of the patient's slices.
+        difficulty: 0 gives large, strongly enhancing tumours; larger values give smaller and
+            subtler ones (1 is the calibrated default).
+
+    Returns:
+        A dict of tumour parameters for :func:`head_layers`, or ``None``.
+
+    Raises:
+        ValueError: If ``class_name`` is not a class.
+    """
+    if class_name not in CLASS_NAMES:
+        raise ValueError(f"class_name must be one of {CLASS_NAMES}, got {class_name!r}")
+    if class_name == "notumor":
+        return None
+    size = rng.uniform(1.0 - 0.25 * difficulty, 1.25 - 0.15 * difficulty)
+    subtle = 1.0 - min(0.9, 0.3 * difficulty) * rng.uniform() ** 2  # enhancement strength
+    shape = rng.normal(0.0, 0.1, size=(4, 2))
+    if class_name == "glioma":
+        side = int(rng.choice([-1, 1]))
+        radius = rng.uniform(0.11, 0.2) * size
+        cx = anat["midline"] + side * rng.uniform(0.18, 0.38) * anat["ax"] / 0.65
+        cy = anat["cy"] + rng.uniform(-0.33, 0.08)
+        return {
+            "kind": "glioma",
+            "side": side,
+            "center": (cx, cy, z_center + rng.uniform(-0.03, 0.03)),
+            "radius": radius,
+            "radius_z": radius * rng.uniform(1.0, 1.6),
+            "shape": shape * 1.6,
+            "necrosis": rng.uniform(0.3, 0.7) if rng.uniform() < 0.85 else 0.0,
+            "edema": rng.uniform(0.35, 1.0),
+            "enhancement": subtle,
+            "midline_shift": -side * 1.5 * radius**2,
+            "ventricle_squeeze": float(np.clip(1.2 - 3.0 * radius, 0.45, 1.0)),
+        }
+    if class_name == "meningioma":
+        side = int(rng.choice([-1, 1]))
+        theta = side * rng.uniform(1.35, math.pi - 0.12)
+        radius = rng.uniform(0.13, 0.22) * size
+        zc = z_center + rng.uniform(-0.03, 0.03)
+        rb = _brain_radius_at(anat, theta, zc) + anat["csf_thick"] - 0.45 * radius
+        return {
+            "kind": "meningioma",
+            "side": side,
+            "center": (rb * math.sin(theta), anat["cy"] + rb * math.cos(theta), zc),
+            "radius": radius,
+            "radius_z": radius * rng.uniform(1.1, 1.6),
+            "shape": shape * 0.4,
+            "edema": rng.uniform(0.2, 0.5) if rng.uniform() < 0.3 else 0.0,
+            "enhancement": subtle,
+            "ventricle_squeeze": 1.0,
+        }
+    floor = anat["cy"] + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085
+    half_w = rng.uniform(0.1, 0.16) * size
+    half_h = rng.uniform(0.1, 0.19) * size
+    return {
+        "kind": "pituitary",
+        "center": (anat["midline"], floor - half_h * 0.9, z_center + rng.uniform(-0.02, 0.02)),
+        "radius": half_h,
+        "radius_w": half_w,
+        "radius_z": max(half_w, 0.06) * rng.uniform(1.1, 1.5),
+        "shape": shape * 0.5,
+        "enhancement": subtle,
+    }
+
+
+def _tumor_layers(tumor, grid, z, r_brain, wm, r, intracranial, csf_thick):
+    """Layers and mask of a tumour, computed inside its bounding box only."""
+    n = z.shape[0]
+    height, width = grid.shape
+    kind = tumor["kind"]
+    cx, cy, cz = tumor["center"]
+    radius = tumor["radius"]
+    reach = radius * (2.2 + tumor.get("edema", 0.0) * 1.5)
+    rows, cols = grid.box(cx, cy, reach)
+    x, y = grid.x[rows, cols], grid.y[rows, cols]
+    w = np.float32(grid.pixel)
+    dx, dy = x - cx, y - cy
+    rt = np.sqrt(dx * dx + dy * dy) + np.float32(1e-6)
+    rx = tumor.get("radius_w", radius)
+    # Irregular outline: radius modulated by harmonics of the in-plane angle.
+    cos_t, sin_t = dy / rt, dx / rt
+    coef = np.zeros((3, 2, 2))
+    coef[:, :, 0] = tumor["shape"][:3]
+    c1 = tumor["shape"][3, 0] * cos_t + tumor["shape"][3, 1] * sin_t
+    outline = _harmonics(cos_t, sin_t, coef) + c1
+    planar = (dx / rx) ** 2 + (dy / radius) ** 2
+    q = np.sqrt(planar / outline**2 + ((z - cz) / tumor["radius_z"]) ** 2)  # (S, h, w)
+    body = _ramp((q - 1) * radius, w)
+    box = (slice(None), rows, cols)
+    layers = []
+
+    def add(tissue, alpha):
+        layers.append((tissue, np.broadcast_to(alpha, (n, *alpha.shape[-2:])), (rows, cols)))
+
+    edema = np.zeros_like(body)
+    if tumor.get("edema", 0.0) > 0:
+        limit = 1 + tumor["edema"] * (1 + 0.35 * c1 / 0.1)
+        edema = _ramp((q - limit) * radius, w) * wm[box] * (1 - body)
+        add("edema", edema)
+    enhancement = np.float32(tumor["enhancement"])
+    if kind == "glioma":
+        add("tumor", body)
+        add("enhancing", body * enhancement)
+        if tumor["necrosis"] > 0:
+            add("necrosis", _ramp((q - tumor["necrosis"]) * radius, w))
+    elif kind == "meningioma":
+        inner_table = intracranial[box]
+        cleft = _ramp((q - 1.12) * radius, w) * inner_table
+        add("csf", cleft)
+        body = body * inner_table
+        add("meningioma", body * (0.55 + 0.45 * enhancement))
+        add("tumor", body * (0.45 - 0.45 * enhancement))
+        # Dural tail: a thin enhancing strip along the inner table either side of the base.
+        band = np.abs(r[rows, cols] - r_brain[box] - 0.6 * csf_thick) - 0.006
+        tail = _ramp(band, w) * _ramp((q - 1.9) * radius, w) * (1 - body)
+        add("dura", tail)
+    else:
+        add("adenoma", body)
+        add("gland", body * (enhancement - 0.5).clip(0, 1) * 0.5)
+    mask = np.zeros((n, height, width), np.uint8)
+    mask[box] = np.where(body > 0.5, 1, np.where(edema > 0.5, 2, 0)).astype(np.uint8)
+    return layers, mask
