@@ -274,3 +274,282 @@ def volume_viewer(
     position.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([contrast, planes, position]), image])
+
+
+# ----------------------------------------------------------------------------- lesson 02 and 03
+
+
+def _grid_png(draw, nrows: int, ncols: int, figsize: tuple[float, float], dpi: int) -> bytes:
+    """Run ``draw(axes)`` on a fresh off-screen ``nrows x ncols`` figure; return PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    draw(np.asarray(fig.subplots(nrows, ncols, squeeze=False)))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _check_slice(image, name: str = "image") -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 2 or min(image.shape) < 8:
+        raise ValueError(f"{name} must be a 2D (H, W) slice of at least 8x8, got {image.shape}")
+    if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
+        raise TypeError(f"{name} must hold numbers, got dtype {image.dtype}")
+    return image
+
+
+def _check_truth(truth, shape: tuple[int, ...]) -> np.ndarray | None:
+    if truth is None:
+        return None
+    truth = np.asarray(truth)
+    if truth.dtype != bool:
+        raise TypeError(f"truth must be a bool mask, got dtype {truth.dtype}; use truth > 0")
+    if truth.shape != tuple(shape):
+        raise ValueError(f"truth has shape {truth.shape} but image has shape {tuple(shape)}")
+    return truth
+
+
+def _check_axes(axes, count: int) -> np.ndarray:
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, count, figsize=(3.2 * count, 3.4), squeeze=False)
+    flat = np.asarray(axes, dtype=object).ravel()
+    if flat.size < count:
+        raise ValueError(f"need {count} axes, got {flat.size}")
+    return flat
+
+
+def render_skull_strip(
+    image,
+    *,
+    truth=None,
+    erosion_radius: int | None = None,
+    smoothing: float = 1.0,
+    threshold: float | None = None,
+    axes=None,
+) -> np.ndarray:
+    """Run :func:`course_lib.preprocessing.strip_skull` and draw what it found.
+
+    Left panel: the slice with the estimated brain outline (red) and, when given, the true one
+    (cyan, dashed), titled with the Dice overlap; right panel: the slice with everything outside
+    the estimated mask set to 0 (what a skull-stripped input looks like).
+
+    Args:
+        image: ``(H, W)`` slice, any real dtype; not modified.
+        truth: Optional ``(H, W)`` ``bool`` true brain mask (the synthetic ground truth).
+        erosion_radius: Passed to ``strip_skull`` (``None``: its size-dependent default).
+        smoothing: Passed to ``strip_skull``.
+        threshold: Passed to ``strip_skull`` (``None``: Otsu).
+        axes: At least two axes to draw on (default: a new 1 x 2 figure).
+
+    Returns:
+        The flat array of the axes used; each holds one image, the first also the contours.
+
+    Raises:
+        ValueError: If ``image`` is not a 2D slice of at least 8x8, ``truth`` does not match it,
+            or there are fewer than two axes (and as ``strip_skull`` for its parameters).
+        TypeError: If ``image`` is not numeric or ``truth`` is not ``bool``.
+    """
+    from course_lib import preprocessing as P
+    from course_lib.plotting import plot_slice
+
+    image = _check_slice(image)
+    truth = _check_truth(truth, image.shape)
+    axes = _check_axes(axes, 2)
+    mask = P.strip_skull(
+        image, threshold=threshold, smoothing=smoothing, erosion_radius=erosion_radius
+    )
+    radius = max(1, round(min(image.shape) / 22)) if erosion_radius is None else erosion_radius
+    title = f"erosion r={radius}"
+    if truth is not None:
+        title = f"Dice {P.dice(mask, truth):.3f} ({title})"
+    plot_slice(image, ax=axes[0], title=title)
+    if mask.any():
+        axes[0].contour(mask.astype(float), levels=[0.5], colors=["tab:red"], linewidths=1.2)
+    if truth is not None:
+        axes[0].contour(
+            truth.astype(float), levels=[0.5], colors=["cyan"], linewidths=1.0, linestyles="--"
+        )
+    plot_slice(P.apply_mask(image, mask), ax=axes[1], title="skull stripped")
+    return axes
+
+
+def skull_strip_explorer(image, truth=None, *, size: float = 3.5, dpi: int = 80):
+    """Change the skull stripper's erosion radius and smoothing and see the mask update.
+
+    Args:
+        image: ``(H, W)`` slice, any real dtype; not modified.
+        truth: Optional ``(H, W)`` ``bool`` true brain mask, for the Dice in the title.
+        size: Height of the drawn figure in inches.
+        dpi: Resolution of the drawn figure.
+
+    Returns:
+        An ``ipywidgets.VBox``: two sliders (``erosion``, ``smoothing``) above an ``Image``
+        drawn by :func:`render_skull_strip`. Display it as the last line of a cell.
+
+    Raises:
+        ValueError: If ``image``/``truth`` are invalid (see :func:`render_skull_strip`) or
+            ``size``/``dpi`` are out of range.
+    """
+    import ipywidgets as widgets
+
+    image = _check_slice(image)
+    if not size > 0 or isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 10:
+        raise ValueError(f"size must be > 0 and dpi an int >= 10, got size={size!r}, dpi={dpi!r}")
+    truth = _check_truth(truth, image.shape)
+    default = max(1, round(min(image.shape) / 22))
+    erosion = widgets.IntSlider(
+        value=default, min=0, max=max(2 * default + 2, 4), description="erosion r"
+    )
+    smoothing = widgets.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.25, description="smoothing")
+    picture = widgets.Image(format="png")
+
+    def redraw(*_) -> None:
+        picture.value = _grid_png(
+            lambda axes: render_skull_strip(
+                image,
+                truth=truth,
+                erosion_radius=erosion.value,
+                smoothing=smoothing.value,
+                axes=axes,
+            ),
+            1,
+            2,
+            (2 * size, size),
+            dpi,
+        )
+
+    erosion.observe(redraw, names="value")
+    smoothing.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([erosion, smoothing]), picture])
+
+
+def _as_uint8_slice(image: np.ndarray) -> np.ndarray:
+    """A slice as ``uint8``: floats are read as ``[0, 1]``, integers clipped to ``[0, 255]``."""
+    if image.dtype == np.uint8:
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def augmented_versions(
+    image, *, strength: str = "medium", seed: int = 0, n: int = 7, image_size: int | None = None
+) -> np.ndarray:
+    """Pass one slice ``n`` times through :func:`course_lib.transforms.train_transform`.
+
+    Args:
+        image: ``(H, W)`` slice: ``uint8``, or floats in ``[0, 1]``; not modified.
+        strength: One of :data:`course_lib.transforms.STRENGTHS`.
+        seed: Seed of the pipeline: the same seed gives the same ``n`` versions.
+        n: Number of augmented versions, ``>= 1``.
+        image_size: Output side (default: the image's height).
+
+    Returns:
+        ``(n, image_size, image_size)`` ``float32`` in ``[0, 1]``: the pipeline's normalised
+        output mapped back to display intensities (``x * STD + MEAN``, clipped).
+
+    Raises:
+        ValueError: If ``n`` < 1, the image is not 2D or ``strength`` is unknown.
+
+    >>> augmented_versions(np.zeros((16, 16), np.uint8), n=2).shape
+    (2, 16, 16)
+    """
+    from course_lib import transforms
+
+    image = _as_uint8_slice(_check_slice(image))
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    size = image.shape[0] if image_size is None else image_size
+    pipeline = transforms.train_transform(size, seed=seed, strength=strength)
+    out = np.stack([pipeline(image=image.copy())["image"] for _ in range(n)])
+    return np.clip(out * transforms.STD + transforms.MEAN, 0, 1).astype(np.float32)
+
+
+def render_augmentations(
+    image, *, strength: str = "medium", seed: int = 0, n: int = 7, axes=None
+) -> np.ndarray:
+    """Draw a slice and ``n`` augmented versions of it (see :func:`augmented_versions`).
+
+    Args:
+        image: ``(H, W)`` slice: ``uint8``, or floats in ``[0, 1]``; not modified.
+        strength: One of :data:`course_lib.transforms.STRENGTHS`.
+        seed: Seed of the pipeline.
+        n: Number of augmented versions.
+        axes: At least ``n + 1`` axes (default: a new ``2 x ceil((n + 1) / 2)`` figure).
+
+    Returns:
+        The flat array of axes: the first titled ``"original"``, the next ``"<strength> #k"``;
+        axes beyond ``n + 1`` are switched off.
+
+    Raises:
+        ValueError: As :func:`augmented_versions`, or if there are too few axes.
+    """
+    import matplotlib.pyplot as plt
+
+    from course_lib.plotting import plot_slice
+
+    versions = augmented_versions(image, strength=strength, seed=seed, n=n)
+    original = _as_uint8_slice(np.asarray(image)).astype(np.float32) / 255
+    if axes is None:
+        ncols = -(-(n + 1) // 2)
+        _, axes = plt.subplots(2, ncols, figsize=(2.2 * ncols, 4.6), squeeze=False)
+    flat = _check_axes(axes, n + 1)
+    plot_slice(original, ax=flat[0], title="original", vmin=0, vmax=1)
+    for k, version in enumerate(versions, start=1):
+        plot_slice(version, ax=flat[k], title=f"{strength} #{k}", vmin=0, vmax=1)
+    for ax in flat[n + 1 :]:
+        ax.set_axis_off()
+    return flat
+
+
+def augmentation_explorer(image, *, n: int = 7, size: float = 2.2, dpi: int = 80):
+    """Pick an augmentation strength and a seed, and see ``n`` augmented versions of a slice.
+
+    Args:
+        image: ``(H, W)`` slice: ``uint8``, or floats in ``[0, 1]``; not modified.
+        n: Augmented versions shown (plus the original).
+        size: Inches per panel.
+        dpi: Resolution of the drawn figure.
+
+    Returns:
+        An ``ipywidgets.VBox``: a ``Dropdown`` (strength) and an ``IntSlider`` (seed) above an
+        ``Image`` drawn by :func:`render_augmentations`.
+
+    Raises:
+        ValueError: If ``image`` or ``n`` is invalid or ``size``/``dpi`` out of range.
+    """
+    import ipywidgets as widgets
+
+    from course_lib.transforms import STRENGTHS
+
+    image = _check_slice(image)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if not size > 0 or isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 10:
+        raise ValueError(f"size must be > 0 and dpi an int >= 10, got size={size!r}, dpi={dpi!r}")
+    strength = widgets.Dropdown(options=list(STRENGTHS), value="medium", description="strength")
+    seed = widgets.IntSlider(value=0, min=0, max=99, description="seed")
+    picture = widgets.Image(format="png")
+    ncols = -(-(n + 1) // 2)
+
+    def redraw(*_) -> None:
+        picture.value = _grid_png(
+            lambda axes: render_augmentations(
+                image, strength=strength.value, seed=seed.value, n=n, axes=axes
+            ),
+            2,
+            ncols,
+            (size * ncols, 2 * size + 0.3),
+            dpi,
+        )
+
+    strength.observe(redraw, names="value")
+    seed.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([strength, seed]), picture])
