@@ -50,6 +50,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from course_lib.config import CLASS_NAMES, data_dir, get_profile
+from course_lib.synthetic import GENERATOR_VERSION
 
 #: File extensions the folder readers treat as images.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif"})
@@ -85,7 +86,7 @@ FIGSHARE_LABELS = {1: "meningioma", 2: "glioma", 3: "pituitary"}
 
 _SPLIT_FOLDERS = {"train": ("training", "train"), "test": ("testing", "test")}
 _MARKER = "dataset.json"
-_FORMAT = "course_lib.synthetic/1"
+_FORMAT = f"course_lib.synthetic/{GENERATOR_VERSION}"
 _SHORT = {"glioma": "gl", "meningioma": "me", "notumor": "no", "pituitary": "pi"}
 
 
@@ -751,10 +752,11 @@ def synthetic_dir(params: dict, root: str | os.PathLike | None = None) -> Path:
     """The folder under ``root`` (default ``data_dir()``) for a synthetic set with ``params``.
 
     >>> synthetic_dir({"image_size": 64, "per_class": 24}, "/data").as_posix()
-    '/data/synthetic-64px-24pc-d8b0fa10'
+    '/data/synthetic-64px-24pc-eb117e5e'
     """
     root = data_dir() if root is None else Path(root)
-    digest = hashlib.sha1(json.dumps(_normalise_params(params), sort_keys=True).encode())
+    keyed = {**_normalise_params(params), "generator": GENERATOR_VERSION}
+    digest = hashlib.sha1(json.dumps(keyed, sort_keys=True).encode())
     per_class = params.get("per_class")
     per_class = "mixed" if isinstance(per_class, dict) else per_class
     return root / f"synthetic-{params.get('image_size')}px-{per_class}pc-{digest.hexdigest()[:8]}"

@@ -71,6 +71,10 @@ TISSUE_INTENSITIES: dict[str, tuple[float, float, float, float]] = {
 }
 
 #: Tissues whose contrast a site's ``tissue_contrast`` stretches (the brain's own tissues).
+#: Bump whenever a change makes the generator draw different images for the same arguments:
+#: datasets written to disk are named after it, so an old set is never mistaken for a new one.
+GENERATOR_VERSION = 2
+
 _BRAIN_TISSUES = ("csf", "gm", "wm", "tumor", "edema", "necrosis")
 
 

@@ -705,3 +705,10 @@ def test_audit_real_sample_has_no_false_duplicates(real_sample_dir):
     assert report.exact_duplicates == []
     assert report.near_duplicates == []
     assert report.sizes == {"224x224": 80}
+
+
+def test_synthetic_folder_name_follows_the_generator_version(monkeypatch):
+    params = datasets.synthetic_params("smoke")
+    before = datasets.synthetic_dir(params, "/data")
+    monkeypatch.setattr(datasets, "GENERATOR_VERSION", datasets.GENERATOR_VERSION + 1)
+    assert datasets.synthetic_dir(params, "/data") != before
