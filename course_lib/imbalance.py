@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -157,23 +155,6 @@ class MethodResult:
     train_counts: dict[str, int]
 
 
-@contextlib.contextmanager
-def _quiet_lightning():
-    """Silence Lightning's per-run banner (device, tips) while several models train in a row."""
-    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning.pytorch")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            # Lightning 2.6's pytree helper on torch 2.14 (not our code; also filtered in pytest)
-            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
 def train_method(
     method: str,
     *,
@@ -222,7 +203,7 @@ def train_method(
     from course_lib.evaluation import predict_split
     from course_lib.losses import class_weights
     from course_lib.models import TumorClassifier
-    from course_lib.training import make_trainer
+    from course_lib.training import make_trainer, quiet_lightning
 
     profile = get_profile(profile) if profile is None or isinstance(profile, str) else profile
     data = BrainMRIDataModule.from_profile(
@@ -247,7 +228,7 @@ def train_method(
         **trainer_overrides,
     }
     folder = os.path.join(os.fspath(root_dir), method.replace(" ", "_"))
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = make_trainer(profile, root_dir=folder, seed=seed, **trainer_kwargs)
         options = dict(MODEL_OPTIONS if model_options is None else model_options)
         model = TumorClassifier(**options, **model_kwargs)

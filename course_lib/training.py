@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -237,3 +240,27 @@ def read_metrics(log_dir: str | os.PathLike) -> pd.DataFrame:
     per_epoch = per_epoch.drop(columns=drop)
     per_epoch = per_epoch.rename(columns=lambda c: c.removesuffix("_epoch"))
     return per_epoch.dropna(axis=1, how="all").sort_index(axis=1)
+
+
+@contextlib.contextmanager
+def quiet_lightning():
+    """Silence Lightning's per-run banner (device, tips) while several models train in a row.
+
+    A context manager; the log levels and warning filters come back when it exits.
+    """
+    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning.pytorch")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            # Lightning 2.6's pytree helper on torch 2.14 (not our code; also filtered in pytest)
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
+            # a few dozen cached slices load fastest in the main process
+            warnings.filterwarnings("ignore", message=r"The '\w+' does not have many workers")
+            # a frozen backbone keeps its batch norms in eval mode on purpose
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
