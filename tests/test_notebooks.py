@@ -83,3 +83,14 @@ def test_readme_has_a_colab_badge_for_every_lesson():
 def test_cuda_pattern_catches_device_strings():
     assert CUDA_LITERAL.search('x.to("cuda")') and CUDA_LITERAL.search("device='cuda:0'")
     assert not CUDA_LITERAL.search("torch.cuda.is_available()")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_relative_links_point_to_files_that_exist(path):
+    for cell in cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        for link in re.findall(r"\]\(([^)\s]+)\)", source(cell)):
+            if link.startswith(("http://", "https://", "#", "mailto:")):
+                continue
+            assert (path.parent / link.split("#")[0]).exists(), f"broken link {link}"
