@@ -28,7 +28,7 @@ import torch
 
 from course_lib.config import data_dir, get_profile, seed_everything
 from course_lib.data import BrainMRIDataModule
-from course_lib.datasets import prepare_synthetic, synthetic_params
+from course_lib.datasets import prepare_synthetic, synthetic_dir, synthetic_params
 from course_lib.models import TumorClassifier
 from course_lib.training import make_trainer
 
@@ -68,7 +68,7 @@ def main() -> None:
 
     profile = get_profile("cpu")
     params = synthetic_params(profile, seed=args.seed)
-    root = data_dir() / "benchmarks" / f"cpu_budget_{profile.image_size}px_seed{args.seed}"
+    root = synthetic_dir(params, data_dir() / "benchmarks")
     start = time.perf_counter()
     prepare_synthetic(root, **params)
     print(f"dataset: {root} ({time.perf_counter() - start:.0f} s to prepare)")

@@ -685,6 +685,12 @@ def _check_existing(out: Path, params: dict) -> Path | None:
                 f"{str(out)!r} holds a synthetic dataset with other parameters "
                 f"({found.get('params')}), not {params}. Choose another folder or delete it."
             )
+        if str(found.get("format", "")).startswith("course_lib.synthetic/"):
+            raise FileExistsError(
+                f"{str(out)!r} holds a synthetic dataset made by an older generator "
+                f"({found['format']}; this is {_FORMAT}), so its images differ from what these "
+                "parameters give now. Delete the folder to regenerate it, or choose another."
+            )
     if any(out.iterdir()):
         raise FileExistsError(
             f"{str(out)!r} exists and is not a complete synthetic dataset (no {_MARKER} with "

@@ -356,6 +356,15 @@ def test_prepare_synthetic_refuses_other_parameters(synthetic_set):
         datasets.prepare_synthetic(synthetic_set, **{**SMALL, "seed": 4}, slices_per_patient=2)
 
 
+def test_prepare_synthetic_names_a_set_from_an_older_generator(synthetic_set):
+    marker = synthetic_set / "dataset.json"
+    found = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**found, "format": "course_lib.synthetic/0"}))
+    with pytest.raises(FileExistsError, match="older generator"):
+        datasets.prepare_synthetic(synthetic_set, **SMALL, slices_per_patient=2)
+    assert (synthetic_set / "metadata.csv").exists()
+
+
 def test_prepare_synthetic_refuses_foreign_content(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "precious.txt").write_text("keep me")
