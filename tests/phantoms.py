@@ -1,6 +1,7 @@
-"""Tiny seeded phantoms for preprocessing tests (no dependency on course_lib.synthetic)."""
+"""Tiny seeded test images and phantoms (no dependency on course_lib.synthetic)."""
 
 import numpy as np
+from scipy import ndimage
 
 
 def make_head(size=64, depth=None, seed=0):
@@ -18,3 +19,16 @@ def make_head(size=64, depth=None, seed=0):
     img = np.where((r > 0.8) & (r < 0.92), 1.0, img)
     img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, None)
     return img.astype(np.float32), brain
+
+
+def blob(seed: int, size: int = 32) -> np.ndarray:
+    """A distinct uint8 test image: Gaussian blobs over a smooth random texture."""
+    rng = np.random.default_rng(seed)
+    texture = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 32)
+    yy, xx = np.mgrid[:size, :size] / size
+    image = np.zeros((size, size))
+    for _ in range(4):
+        cy, cx, s = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.2)
+        image += rng.uniform(0.3, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+    image = image / image.max() + 0.5 * texture / np.abs(texture).max()
+    return np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)

@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from phantoms import blob
 from PIL import Image
-from scipy import ndimage
 
 from course_lib import datasets, downloads
 from course_lib.audit import audit, hamming_pairs
@@ -30,19 +30,6 @@ from course_lib.datasets import (
     read_kaggle,
 )
 from course_lib.downloads import DownloadError
-
-
-def blob(seed: int, size: int = 32) -> np.ndarray:
-    """A distinct uint8 test image: Gaussian blobs over a smooth random texture."""
-    rng = np.random.default_rng(seed)
-    texture = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 32)
-    yy, xx = np.mgrid[:size, :size] / size
-    image = np.zeros((size, size))
-    for _ in range(4):
-        cy, cx, s = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.2)
-        image += rng.uniform(0.3, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
-    image = image / image.max() + 0.5 * texture / np.abs(texture).max()
-    return np.round(255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
 
 
 def write(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
