@@ -244,7 +244,7 @@ def find_duplicates(
         _check_index(data, "data")
         images = [datasets.load_image(p) for p in data["path"]]
     elif isinstance(data, (np.ndarray, list, tuple)):
-        images = [_as_uint8(np.asarray(im)) for im in data]
+        images = [as_uint8(np.asarray(im)) for im in data]
     else:
         raise TypeError(f"data must be an index, an array or a list of arrays, got {type(data)}")
     if any(im.ndim != 2 for im in images):
@@ -261,7 +261,12 @@ def find_duplicates(
     return pairs
 
 
-def _as_uint8(image: np.ndarray) -> np.ndarray:
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    """A slice as ``uint8``: floats are read as ``[0, 1]``, integers clipped to ``[0, 255]``.
+
+    >>> as_uint8(np.array([[0.0, 0.5, 2.0]])).tolist()
+    [[0, 128, 255]]
+    """
     if image.dtype == np.uint8:
         return image
     if np.issubdtype(image.dtype, np.floating):

@@ -429,15 +429,6 @@ def skull_strip_explorer(image, truth=None, *, size: float = 3.5, dpi: int = 80)
     return widgets.VBox([widgets.HBox([erosion, smoothing]), picture])
 
 
-def _as_uint8_slice(image: np.ndarray) -> np.ndarray:
-    """A slice as ``uint8``: floats are read as ``[0, 1]``, integers clipped to ``[0, 255]``."""
-    if image.dtype == np.uint8:
-        return image
-    if np.issubdtype(image.dtype, np.floating):
-        return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
 def augmented_versions(
     image, *, strength: str = "medium", seed: int = 0, n: int = 7, image_size: int | None = None
 ) -> np.ndarray:
@@ -461,8 +452,9 @@ def augmented_versions(
     (2, 16, 16)
     """
     from course_lib import transforms
+    from course_lib.data import as_uint8
 
-    image = _as_uint8_slice(_check_slice(image))
+    image = as_uint8(_check_slice(image))
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an int >= 1, got {n!r}")
     size = image.shape[0] if image_size is None else image_size
@@ -495,7 +487,9 @@ def render_augmentations(
     from course_lib.plotting import plot_slice
 
     versions = augmented_versions(image, strength=strength, seed=seed, n=n)
-    original = _as_uint8_slice(np.asarray(image)).astype(np.float32) / 255
+    from course_lib.data import as_uint8
+
+    original = as_uint8(np.asarray(image)).astype(np.float32) / 255
     if axes is None:
         ncols = -(-(n + 1) // 2)
         _, axes = plt.subplots(2, ncols, figsize=(2.2 * ncols, 4.6), squeeze=False)
