@@ -213,8 +213,23 @@ def plot_confusion_matrix(
     return ax
 
 
-def _curve_lines(y_true, probs, class_names, ax, kind: str) -> Axes:
+def class_colors(n: int = 4) -> list:
+    """``n`` colour-blind-safe colours, one per class, the same in every plot of the course.
+
+    seaborn's "colorblind" palette, with its vermilion moved last: next to its orange, the two are
+    hard to tell apart in a legend.
+
+    >>> len(class_colors(4)), len(set(class_colors(4)))
+    (4, 4)
+    """
     import seaborn as sns
+
+    base = sns.color_palette("colorblind", 10)
+    order = [0, 1, 2, 4, 5, 6, 7, 8, 9, 3]
+    return [base[order[i % len(order)]] for i in range(n)]
+
+
+def _curve_lines(y_true, probs, class_names, ax, kind: str) -> Axes:
 
     from course_lib.config import CLASS_NAMES
     from course_lib.metrics import one_vs_rest_curves
@@ -222,9 +237,9 @@ def _curve_lines(y_true, probs, class_names, ax, kind: str) -> Axes:
     names = list(CLASS_NAMES if class_names is None else class_names)
     curves = one_vs_rest_curves(y_true, probs, names)
     ax = _eval_axes(ax)
-    colors = sns.color_palette("colorblind")  # the same class colours as plot_class_balance
+    colors = class_colors(len(curves))  # the same class colours as plot_class_balance
     for i, (name, cv) in enumerate(curves.items()):
-        color = colors[i % len(colors)]
+        color = colors[i]
         if np.isnan(cv["auroc"]):
             ax.plot([], [], color=color, label=f"{name} (no positives)")
             continue
@@ -396,7 +411,7 @@ def plot_class_balance(data, class_names=None, *, ax: Axes | None = None) -> Axe
         x="class",
         y="value",
         hue="split" if grouped else "class",
-        palette=None if grouped else "colorblind",
+        palette=None if grouped else class_colors(len(names)),
         legend=grouped,
         ax=ax,
     )
