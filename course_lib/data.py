@@ -483,13 +483,13 @@ class BrainMRIDataModule(pl.LightningDataModule):
         """
         if profile is None or isinstance(profile, str):
             profile = get_profile(profile)
+        # the synthetic sizes come from the same place as prepare_default's, so both share a folder
+        synthetic = datasets.synthetic_params(profile)
+        sizes = ("image_size", "per_class", "test_per_class", "slices_per_patient")
         kwargs = {
-            "image_size": profile.image_size,
+            **{key: synthetic[key] for key in sizes},
             "batch_size": profile.batch_size,
             "num_workers": profile.num_workers,
-            "per_class": profile.samples_per_class,
-            "test_per_class": profile.test_per_class,
-            "slices_per_patient": profile.slices_per_patient,
         }
         kwargs.update(overrides)
         return cls(**kwargs)
