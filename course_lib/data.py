@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,24 +16,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from course_lib import audit, datasets
+from course_lib import datasets
 from course_lib.config import CLASS_NAMES, get_profile
+from course_lib.datasets.audit import check_index as _check_index
 
 
 class MissingPatientIdsWarning(UserWarning):
     """The index has no patient ids, so images of one patient may land in two splits."""
-
-
-def _check_index(index, name: str = "index") -> pd.DataFrame:
-    if not isinstance(index, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame (an index), got {type(index).__name__}")
-    missing = {"path", "label"} - set(index.columns)
-    if missing:
-        raise ValueError(
-            f"{name} lacks column(s) {sorted(missing)}; build it with a reader from "
-            "course_lib.datasets."
-        )
-    return index
 
 
 def _check_positive_int(value, name: str) -> int:
@@ -210,136 +198,6 @@ def split_by_patient(
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         train_rows, val_rows = next(folds.split(np.zeros(len(index)), index["label"], groups))
     return index.iloc[np.sort(train_rows)].copy(), index.iloc[np.sort(val_rows)].copy()
-
-
-# --------------------------------------------------------------------------- duplicates
-
-
-def find_duplicates(
-    data, *, threshold: int = audit.DUPLICATE_THRESHOLD, hash_size: int = audit.HASH_SIZE
-) -> pd.DataFrame:
-    """Pairs of images whose perceptual hashes (``imagehash.phash``) are within ``threshold`` bits.
-
-    Args:
-        data: An index (images are loaded from ``path``), an (N, H, W) array, or a list of
-            (H, W) arrays. Float images are taken as 0..1.
-        threshold: Largest Hamming distance (0 finds only visually identical images).
-        hash_size: Side of the hash (``hash_size**2`` bits).
-
-    Returns:
-        A DataFrame with columns ``i``, ``j`` (positions, ``i < j``) and ``distance``; from an
-        index also ``path_i``, ``path_j``, ``split_i``, ``split_j``.
-
-    Raises:
-        ValueError: If ``threshold`` is out of range or the images are not 2-D.
-        TypeError: If ``data`` is none of the above.
-    """
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int)
-        or not (0 <= threshold <= hash_size**2)
-    ):
-        raise ValueError(f"threshold must be an int in 0..{hash_size**2}, got {threshold!r}")
-    if isinstance(data, pd.DataFrame):
-        _check_index(data, "data")
-        images = [datasets.load_image(p) for p in data["path"]]
-    elif isinstance(data, (np.ndarray, list, tuple)):
-        images = [as_uint8(np.asarray(im)) for im in data]
-    else:
-        raise TypeError(f"data must be an index, an array or a list of arrays, got {type(data)}")
-    if any(im.ndim != 2 for im in images):
-        raise ValueError("find_duplicates expects 2-D (H, W) grayscale images")
-    bits = audit.perceptual_hashes(images, hash_size=hash_size) if images else np.zeros((0, 1))
-    pairs = pd.DataFrame(
-        audit.hamming_pairs(bits, threshold), columns=["i", "j", "distance"], dtype="int64"
-    )
-    if isinstance(data, pd.DataFrame):
-        for side in ("i", "j"):
-            pairs[f"path_{side}"] = data["path"].to_numpy()[pairs[side].to_numpy()]
-            if "split" in data:
-                pairs[f"split_{side}"] = data["split"].to_numpy()[pairs[side].to_numpy()]
-    return pairs
-
-
-def as_uint8(image: np.ndarray) -> np.ndarray:
-    """A slice as ``uint8``: floats are read as ``[0, 1]``, integers clipped to ``[0, 255]``.
-
-    >>> as_uint8(np.array([[0.0, 0.5, 2.0]])).tolist()
-    [[0, 128, 255]]
-    """
-    if image.dtype == np.uint8:
-        return image
-    if np.issubdtype(image.dtype, np.floating):
-        return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-    return np.clip(image, 0, 255).astype(np.uint8)
-
-
-@dataclass
-class LeakageReport:
-    """What :func:`leakage_report` found between two parts of a dataset.
-
-    Attributes:
-        shared_patients: Patient ids present in both parts.
-        duplicate_pairs: Near-identical image pairs across the parts: DataFrame with
-            ``train_path``, ``test_path``, ``distance`` (0 means identical hashes).
-        n_train: Images in the first part.
-        n_test: Images in the second part.
-    """
-
-    shared_patients: list = field(default_factory=list)
-    duplicate_pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
-    n_train: int = 0
-    n_test: int = 0
-
-    @property
-    def clean(self) -> bool:
-        """True when no patient and no (near-)duplicate image is shared."""
-        return not self.shared_patients and self.duplicate_pairs.empty
-
-    def __str__(self) -> str:
-        leaked = self.duplicate_pairs["test_path"].nunique() if len(self.duplicate_pairs) else 0
-        return (
-            f"{len(self.shared_patients)} patient(s) in both parts; {len(self.duplicate_pairs)} "
-            f"near-duplicate pair(s) across parts ({leaked} of {self.n_test} test images have "
-            "a twin in train)"
-        )
-
-
-def leakage_report(
-    train: pd.DataFrame, test: pd.DataFrame, *, threshold: int = audit.DUPLICATE_THRESHOLD
-) -> LeakageReport:
-    """Look for leakage between two indexes: shared patients and cross-part near duplicates.
-
-    Args:
-        train: The first index.
-        test: The second index.
-        threshold: Hamming-distance threshold of :func:`find_duplicates`.
-
-    Returns:
-        A :class:`LeakageReport`.
-
-    Raises:
-        TypeError: If an argument is not a DataFrame.
-        ValueError: If a ``path`` or ``label`` column is missing or ``threshold`` out of range.
-    """
-    _check_index(train, "train")
-    _check_index(test, "test")
-    shared = []
-    if "patient_id" in train and "patient_id" in test:
-        shared = sorted(set(train["patient_id"].dropna()) & set(test["patient_id"].dropna()))
-    both = pd.concat([train.assign(_part=0), test.assign(_part=1)], ignore_index=True)
-    pairs = find_duplicates(both, threshold=threshold)
-    part = both["_part"].to_numpy()
-    cross = pairs[part[pairs["i"]] != part[pairs["j"]]]
-    paths = both["path"].to_numpy()
-    duplicates = pd.DataFrame(
-        {
-            "train_path": paths[cross["i"].to_numpy()],
-            "test_path": paths[cross["j"].to_numpy()],
-            "distance": cross["distance"].to_numpy(),
-        }
-    )
-    return LeakageReport(shared, duplicates, len(train), len(test))
 
 
 # --------------------------------------------------------------------------- DataModule

@@ -452,7 +452,7 @@ def augmented_versions(
     (2, 16, 16)
     """
     from course_lib import transforms
-    from course_lib.data import as_uint8
+    from course_lib.datasets.images import as_uint8
 
     image = as_uint8(_check_slice(image))
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -487,7 +487,7 @@ def render_augmentations(
     from course_lib.plotting import plot_slice
 
     versions = augmented_versions(image, strength=strength, seed=seed, n=n)
-    from course_lib.data import as_uint8
+    from course_lib.datasets.images import as_uint8
 
     original = as_uint8(np.asarray(image)).astype(np.float32) / 255
     if axes is None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
+from phantoms import blob, write
+
+from course_lib.config import CLASS_NAMES
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -25,3 +30,28 @@ def real_sample_dir() -> Path:
     if not REAL_SAMPLE.is_dir():
         pytest.skip(f"real MRI sample not found at {REAL_SAMPLE}")
     return REAL_SAMPLE
+
+
+@pytest.fixture
+def dup_tree(tmp_path):
+    """Kaggle layout with one exact duplicate across splits and one near duplicate in train."""
+    root = tmp_path / "ds"
+    for i, name in enumerate(CLASS_NAMES):
+        for j in range(3):
+            write(root / "Training" / name / f"tr{j}.png", blob(10 * i + j, 64))
+        write(root / "Testing" / name / "te0.png", blob(500 + i, 64))
+    shutil.copy(root / "Training/glioma/tr0.png", root / "Testing/glioma/copy.png")
+    near = blob(11, 64).astype(int) + np.random.default_rng(0).integers(-3, 4, (64, 64))
+    write(root / "Training/meningioma/near.png", np.clip(near, 0, 255).astype(np.uint8))
+    (root / "Training/pituitary/broken.png").write_bytes(b"\x89PNG nope")
+    return root
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: every connection attempt is refused at once."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)

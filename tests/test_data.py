@@ -5,6 +5,7 @@ import pandas as pd
 import phantoms
 import pytest
 import torch
+from phantoms import make_index
 from PIL import Image
 from torch.utils.data import RandomSampler, SequentialSampler, WeightedRandomSampler
 
@@ -13,11 +14,8 @@ from course_lib.config import CLASS_NAMES
 from course_lib.data import (
     BrainMRIDataModule,
     BrainMRIDataset,
-    LeakageReport,
     MissingPatientIdsWarning,
     _seed_worker_transform,
-    find_duplicates,
-    leakage_report,
     resize_uint8,
     split_by_patient,
 )
@@ -25,29 +23,6 @@ from course_lib.data import (
 
 def blob(seed: int, size: int = 24) -> np.ndarray:
     return phantoms.blob(seed, size)
-
-
-def make_index(root, patients_per_class=(2, 2, 2, 2), slices=2, size=24, ids=True):
-    rows, seed = [], 0
-    for label, n_patients in enumerate(patients_per_class):
-        for p in range(n_patients):
-            for s in range(slices):
-                path = root / f"{label}_{p}_{s}.png"
-                Image.fromarray(blob(seed, size)).save(path)
-                seed += 1
-                rows.append(
-                    {
-                        "path": str(path),
-                        "label": label,
-                        "class_name": CLASS_NAMES[label],
-                        "split": "train",
-                        "patient_id": f"c{label}p{p}" if ids else pd.NA,
-                        "source": "folder",
-                    }
-                )
-    frame = pd.DataFrame(rows)
-    frame["patient_id"] = frame["patient_id"].astype("string")
-    return frame
 
 
 def fake_index(patients_per_class=(10, 10, 10, 10), slices=3, ids=True):
@@ -198,55 +173,6 @@ def test_split_bad_fraction(fraction):
 def test_split_too_few_patients():
     with pytest.raises(ValueError, match="needs at least 5 patients"):
         split_by_patient(fake_index((1, 1, 1, 0)), val_fraction=0.2, seed=0)
-
-
-# --------------------------------------------------------------------------- duplicates
-
-
-def test_find_duplicates_in_arrays_finds_only_injected_pairs():
-    images = [blob(i, 64) for i in range(12)]
-    images.append(images[3].copy())
-    noisy = images[7].astype(int) + np.random.default_rng(0).integers(-3, 4, (64, 64))
-    images.append(np.clip(noisy, 0, 255).astype(np.uint8))
-    pairs = find_duplicates(np.stack(images), threshold=12)
-    assert list(zip(pairs["i"], pairs["j"], strict=True)) == [(3, 12), (7, 13)]
-    assert pairs["distance"].iloc[0] == 0
-    floats = [im.astype(np.float32) / 255 for im in images]
-    assert len(find_duplicates(floats, threshold=12)) == 2
-
-
-def test_find_duplicates_from_index_has_paths(tmp_path):
-    index = make_index(tmp_path, patients_per_class=(3,), slices=1, size=64)
-    index = pd.concat([index, index.iloc[[0]]], ignore_index=True)
-    pairs = find_duplicates(index)
-    assert list(pairs[["i", "j"]].itertuples(index=False, name=None)) == [(0, 3)]
-    assert pairs.loc[0, "path_i"] == pairs.loc[0, "path_j"]
-    assert pairs.loc[0, "split_i"] == "train"
-
-
-def test_find_duplicates_bad_input():
-    with pytest.raises(ValueError, match="threshold"):
-        find_duplicates(np.zeros((2, 8, 8), np.uint8), threshold=-1)
-    with pytest.raises(TypeError, match="data must be"):
-        find_duplicates("images/")
-    with pytest.raises(ValueError, match="2-D"):
-        find_duplicates(np.zeros((2, 8, 8, 3), np.uint8))
-
-
-def test_leakage_report(tmp_path):
-    index = make_index(tmp_path, patients_per_class=(2, 2), slices=2, size=64)
-    train, test = index.iloc[:6].copy(), index.iloc[6:].copy()
-    clean = leakage_report(train, test)
-    assert isinstance(clean, LeakageReport)
-    assert clean.clean
-    leaky = pd.concat([test, train.iloc[[1]]], ignore_index=True)
-    report = leakage_report(train, leaky)
-    assert not report.clean
-    assert report.shared_patients == ["c0p0"]
-    assert list(report.duplicate_pairs["train_path"]) == [train["path"].iloc[1]]
-    assert "1 patient(s) in both parts; 1 near-duplicate pair(s)" in str(report)
-    with pytest.raises(TypeError, match="test must be"):
-        leakage_report(train, None)
 
 
 # --------------------------------------------------------------------------- DataModule

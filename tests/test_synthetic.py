@@ -144,7 +144,7 @@ def test_duplicates_injected():
 
 
 def test_near_duplicates_are_found_by_perceptual_hashing():
-    from course_lib.data import find_duplicates
+    from course_lib.datasets import find_duplicates
 
     data = generate_slices(3, image_size=64, slices_per_patient=1, duplicates=0.25, seed=2)
     images = np.round(data.images * 255).astype(np.uint8)

@@ -3,7 +3,7 @@
 Kaggle sets go through ``kagglehub`` (Kaggle credentials may be needed), the figshare set of
 Cheng et al. through its public URL. Connectivity is checked first, so without a network
 :func:`download` fails within seconds with instructions for placing the files by hand.
-Command line: ``python -m course_lib.datasets download kaggle|figshare|br35h [--dest DIR]``.
+Command line: ``course-data download kaggle|figshare|br35h [--dest DIR]``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from course_lib.config import CLASS_NAMES, data_dir
-from course_lib.datasets import (
+from course_lib.datasets.readers import (
     BINARY_CLASSES,
     FIGSHARE_LABELS,
     DatasetLayoutError,
