@@ -26,7 +26,7 @@ import time
 import pandas as pd
 
 from course_lib.config import get_profile
-from course_lib.imbalance import compare_methods, screening_counts
+from course_lib.lessons.imbalance import compare_methods, screening_counts
 
 
 def main(argv: list[str] | None = None) -> int:

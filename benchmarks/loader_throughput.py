@@ -5,8 +5,8 @@ fresh :class:`course_lib.data.BrainMRIDataModule` (the default synthetic set at 
 image size and batch size) runs one untimed warm-up epoch (starts the workers, fills the caches),
 then ``--repeats`` timed epochs of its training loader; the median images/s is printed. For
 comparison, the last line times training steps of ``SimpleCNN`` on one batch of the same size
-(:func:`course_lib.throughput.measure_training_throughput`): the loader is the bottleneck where
-its images/s fall below the model's.
+(:func:`course_lib.lessons.throughput.measure_training_throughput`): the loader is the
+bottleneck where its images/s fall below the model's.
 
 Pinned memory only changes anything when batches go to a GPU; without one, its rows repeat the
 unpinned ones (and PyTorch's warning about it is silenced here).
@@ -28,8 +28,8 @@ import torch
 
 from course_lib.config import CLASS_NAMES, default_device, get_profile
 from course_lib.data import BrainMRIDataModule
+from course_lib.lessons.throughput import measure_throughput, measure_training_throughput
 from course_lib.models import SimpleCNN
-from course_lib.throughput import measure_throughput, measure_training_throughput
 
 
 def measure(

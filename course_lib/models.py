@@ -153,6 +153,54 @@ _TORCHVISION: dict[str, tuple[Callable[..., nn.Module], torchvision.models.Weigh
 #: Names :func:`build_backbone` accepts.
 BACKBONES: tuple[str, ...] = ("simple_cnn", *_TORCHVISION)
 
+#: The backbones that have ImageNet weights (torchvision's).
+PRETRAINED_BACKBONES: tuple[str, ...] = tuple(_TORCHVISION)
+
+
+def _check_pretrained(name) -> None:
+    if name not in PRETRAINED_BACKBONES:
+        raise ValueError(
+            f"backbone must be one of {list(PRETRAINED_BACKBONES)} (those with ImageNet "
+            f"weights), got {name!r}"
+        )
+
+
+def imagenet_weights(name: str) -> torchvision.models.WeightsEnum:
+    """The ImageNet weights torchvision publishes for a backbone (an enum, not the tensors).
+
+    Raises:
+        ValueError: If ``name`` is not in :data:`PRETRAINED_BACKBONES`.
+
+    >>> imagenet_weights("resnet18").name
+    'IMAGENET1K_V1'
+    """
+    _check_pretrained(name)
+    return _TORCHVISION[name][1]
+
+
+def build_torchvision_model(name: str, *, pretrained: bool = True) -> nn.Module:
+    """A torchvision backbone exactly as ImageNet trained it: 3 input channels, 1000 classes.
+
+    Args:
+        name: One of :data:`PRETRAINED_BACKBONES`.
+        pretrained: Load the ImageNet weights (random weights, with a
+            :class:`PretrainedWeightsUnavailable` warning, when they cannot be had).
+
+    Returns:
+        The ``nn.Module``, not adapted to MRI (see :func:`build_backbone` for that).
+
+    Raises:
+        ValueError: If ``name`` is not in :data:`PRETRAINED_BACKBONES`.
+    """
+    _check_pretrained(name)
+    builder, weights, _ = _TORCHVISION[name]
+    model = builder(weights=None)
+    if pretrained:
+        state = load_pretrained_state_dict(weights)
+        if state is not None:
+            model.load_state_dict(state)
+    return model
+
 
 def _weights_host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> bool:
     """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds."""

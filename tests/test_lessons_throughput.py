@@ -5,13 +5,13 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.data import BrainMRIDataModule
-from course_lib.models import SimpleCNN
-from course_lib.throughput import (
+from course_lib.lessons.throughput import (
     Throughput,
     measure_datamodule,
     measure_throughput,
     measure_training_throughput,
 )
+from course_lib.models import SimpleCNN
 
 
 def loader(n: int = 10, batch_size: int = 4) -> DataLoader:

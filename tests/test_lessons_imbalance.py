@@ -5,7 +5,7 @@ import pytest
 
 from course_lib.config import CLASS_NAMES, PROFILES
 from course_lib.evaluation import Predictions
-from course_lib.imbalance import (
+from course_lib.lessons.imbalance import (
     MethodResult,
     compare_methods,
     majority_predictions,

@@ -10,7 +10,7 @@ import torchvision
 from course_lib import models
 from course_lib.config import PROFILES
 from course_lib.data import BrainMRIDataModule
-from course_lib.experiments import (
+from course_lib.lessons.experiments import (
     STRATEGIES,
     compare_transfer,
     imagenet_first_conv,

@@ -238,12 +238,7 @@ def pretrained_weights_available(backbone: str = "resnet18") -> bool:
     """
     from course_lib import models
 
-    if backbone not in models._TORCHVISION:
-        raise ValueError(
-            f"backbone must be one of {list(models._TORCHVISION)} (those with ImageNet "
-            f"weights), got {backbone!r}"
-        )
-    weights = models._TORCHVISION[backbone][1]
+    weights = models.imagenet_weights(backbone)
     return models.load_pretrained_state_dict(weights) is not None
 
 
@@ -267,19 +262,9 @@ def imagenet_first_conv(backbone: str = "resnet18", *, pretrained: bool = True):
     """
     from torch import nn
 
-    from course_lib import models
+    from course_lib.models import build_torchvision_model
 
-    if backbone not in models._TORCHVISION:
-        raise ValueError(
-            f"backbone must be one of {list(models._TORCHVISION)} (those with ImageNet "
-            f"weights), got {backbone!r}"
-        )
-    builder, weights, _ = models._TORCHVISION[backbone]
-    model = builder(weights=None)
-    if pretrained:
-        state = models.load_pretrained_state_dict(weights)
-        if state is not None:
-            model.load_state_dict(state)
+    model = build_torchvision_model(backbone, pretrained=pretrained)
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     return conv
 
@@ -336,7 +321,7 @@ def compare_transfer(
     Raises:
         ValueError: If ``strategies`` is empty or holds an unknown name.
     """
-    from course_lib.inspection import count_parameters
+    from course_lib.lessons.inspection import count_parameters
 
     strategies = list(strategies)
     if not strategies or any(s not in STRATEGIES for s in strategies):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from course_lib.inspection import (
+from course_lib.lessons.inspection import (
     KERNELS,
     conv_output_size,
     correlate2d,
