@@ -28,7 +28,8 @@ import torch
 
 from course_lib.config import data_dir, get_profile, seed_everything
 from course_lib.data import BrainMRIDataModule
-from course_lib.datasets import prepare_synthetic, synthetic_dir, synthetic_params
+from course_lib.datasets import prepare_synthetic, synthetic_dir
+from course_lib.synthetic_spec import SyntheticSpec
 from course_lib.models import TumorClassifier
 from course_lib.training import make_trainer
 
@@ -67,10 +68,10 @@ def main() -> None:
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
 
     profile = get_profile("cpu")
-    params = synthetic_params(profile, seed=args.seed)
-    root = synthetic_dir(params, data_dir() / "benchmarks")
+    spec = SyntheticSpec.from_profile(profile, seed=args.seed)
+    root = synthetic_dir(spec, data_dir() / "benchmarks")
     start = time.perf_counter()
-    prepare_synthetic(root, **params)
+    prepare_synthetic(root, spec)
     print(f"dataset: {root} ({time.perf_counter() - start:.0f} s to prepare)")
 
     seed_everything(args.seed)

@@ -29,7 +29,7 @@ def _cos_basis(coords: np.ndarray, n: int, max_freq: float, rng: np.random.Gener
     return np.cos(freqs * coords[None, :] + phases).astype(np.float32)
 
 
-def _smooth_field(
+def smooth_field(
     rng: np.random.Generator,
     ys: np.ndarray,
     xs: np.ndarray,
@@ -211,7 +211,7 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     x, y, w = grid.x, grid.y, np.float32(grid.pixel)
     rng = np.random.default_rng(anat["field_seed"])
     fields = {
-        name: _smooth_field(rng, grid.ys, grid.xs, np.asarray(zs), max_freq=f, n=5)
+        name: smooth_field(rng, grid.ys, grid.xs, np.asarray(zs), max_freq=f, n=5)
         for name, f in (("warp", 1.6), ("texture", 3.0))
     }
     coarse = rng.standard_normal((24, 24)).astype(np.float32)

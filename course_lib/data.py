@@ -1,34 +1,52 @@
-"""The data layer: a torch Dataset over an index, patient-aware splits, leakage checks, DataModule.
+"""The data layer: a Dataset over an index, patient-aware splits, a sampler, the DataModule.
 
 An *index* is the DataFrame the readers in :mod:`course_lib.datasets` return (one row per image,
 columns ``path``, ``label``, ``class_name``, ``split``, ``patient_id``, ``source``, ...).
+
+Randomness in training is a function of ``(seed, epoch)`` only: the order of the samples
+(:class:`EpochSampler`) and the augmentation of each DataLoader worker are drawn anew at the start
+of each epoch from those two numbers. So a run resumed from ``last.ckpt`` sees exactly the batches
+the uninterrupted run saw (with :class:`course_lib.training.EpochSeed` for the model's own
+randomness, such as dropout).
 """
 
 from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from sklearn.model_selection import StratifiedGroupKFold
+from torch.utils.data import DataLoader, Dataset, Sampler
 
-from course_lib import datasets
+from course_lib import datasets, transforms
+from course_lib._validation import check_choice, check_int, check_number, check_type
 from course_lib.config import CLASS_NAMES, get_profile
-from course_lib.datasets.audit import check_index as _check_index
+from course_lib.datasets.audit import check_index
+from course_lib.datasets.readers import check_classes
+from course_lib.synthetic_spec import SyntheticSpec
 
 
 class MissingPatientIdsWarning(UserWarning):
     """The index has no patient ids, so images of one patient may land in two splits."""
 
 
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+class MissingClassWarning(UserWarning):
+    """A validation or test split has no example of a class the model learns."""
+
+
+def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
+    """A 32-bit seed that depends only on ``(seed, epoch, stream)``.
+
+    >>> epoch_seed(42, 3) == epoch_seed(42, 3), epoch_seed(42, 3) == epoch_seed(42, 4)
+    (True, False)
+    """
+    return int(np.random.SeedSequence([int(seed), int(epoch), int(stream)]).generate_state(1)[0])
 
 
 def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
@@ -75,20 +93,31 @@ class BrainMRIDataset(Dataset):
             callable ``transform(array)``.
         cache: Keep each resized uint8 image in memory after its first load (each DataLoader
             worker process keeps its own copy).
+        seed: With a seeded albumentations transform (one with ``set_random_seed``): at the
+            start of each epoch (see :meth:`set_epoch`) each DataLoader worker reseeds it from
+            ``(seed, epoch, worker id)``, so the augmentations of an epoch do not depend on what
+            came before it (a resumed run draws the same ones). ``None``: the transform keeps
+            its own random state.
 
     Raises:
-        TypeError: If ``index`` is not a DataFrame or ``transform`` not callable.
-        ValueError: If columns are missing, ``image_size`` is not a positive int or ``channels``
-            is not 1 or 3.
+        TypeError: If ``index`` is not a DataFrame, ``transform`` not callable, or
+            ``image_size`` or ``seed`` not an int.
+        ValueError: If columns are missing, ``image_size`` is below 1 or ``channels`` is not
+            1 or 3.
     """
 
-    def __init__(self, index, *, image_size: int, channels: int = 1, transform=None, cache=False):
-        self.index = _check_index(index).reset_index(drop=True)
-        self.image_size = _check_positive_int(image_size, "image_size")
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    def __init__(
+        self, index, *, image_size: int, channels: int = 1, transform=None, cache=False, seed=None
+    ):
+        self.index = check_index(index).reset_index(drop=True)
+        self.image_size = check_int("image_size", image_size, minimum=1)
+        check_choice("channels", channels, (1, 3))
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable or None, got {transform!r}")
+        self.seed = None if seed is None else check_int("seed", seed, minimum=0)
+        # shared with the DataLoader workers, so that persistent workers see a new epoch
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
+        self._seeded_epoch: int | None = None
         self.channels = channels
         self.transform = transform
         self._keyword_call = transform is not None and _takes_image_keyword(transform)
@@ -98,6 +127,20 @@ class BrainMRIDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the dataset (and its DataLoader workers) which epoch is starting."""
+        self._epoch.fill_(check_int("epoch", epoch, minimum=0))
+
+    def _reseed_transform(self) -> None:
+        if self.seed is None or not hasattr(self.transform, "set_random_seed"):
+            return
+        epoch = int(self._epoch.item())
+        if epoch != self._seeded_epoch:
+            info = torch.utils.data.get_worker_info()
+            worker = 0 if info is None else info.id
+            self.transform.set_random_seed(epoch_seed(self.seed, epoch, worker))
+            self._seeded_epoch = epoch
 
     def load(self, i: int) -> np.ndarray:
         """The ``i``-th image resized, (image_size, image_size) uint8, before any transform."""
@@ -113,6 +156,7 @@ class BrainMRIDataset(Dataset):
         if self.transform is None:
             tensor = torch.from_numpy(image.astype(np.float32) / 255.0)[None]
         else:
+            self._reseed_transform()
             out = (
                 self.transform(image=image.copy())
                 if self._keyword_call
@@ -128,6 +172,65 @@ class BrainMRIDataset(Dataset):
         if tensor.shape[0] == 1 and self.channels == 3:
             tensor = tensor.expand(3, -1, -1).contiguous()
         return tensor, int(self.labels[i])
+
+
+class EpochSampler(Sampler[int]):
+    """Sample indices anew each epoch, as a function of ``(seed, epoch)`` alone.
+
+    Without ``weights`` a permutation (a shuffle); with them, ``num_samples`` draws with
+    replacement, each index drawn with probability proportional to its weight (class-balanced
+    oversampling). Lightning calls :meth:`set_epoch` at the start of every epoch, also on a run
+    resumed from a checkpoint, which therefore sees the same order as an uninterrupted run; the
+    call is passed on to the dataset (see :meth:`BrainMRIDataset.set_epoch`).
+
+    Args:
+        data: The dataset (or its length).
+        seed: Seed of the draws.
+        weights: Per-sample weights (``None``: shuffle).
+        num_samples: Draws per epoch with ``weights`` (default: the dataset's length).
+
+    Raises:
+        TypeError: If ``seed`` or ``num_samples`` is not an int.
+        ValueError: If ``weights`` does not have one non-negative value per sample, or sums to 0.
+
+    >>> sampler = EpochSampler(5, seed=0)
+    >>> sampler.set_epoch(1); first = list(sampler); sampler.set_epoch(1)
+    >>> sorted(first), list(sampler) == first
+    ([0, 1, 2, 3, 4], True)
+    """
+
+    def __init__(self, data, *, seed: int, weights=None, num_samples: int | None = None):
+        self.data = data
+        self.size = len(data) if hasattr(data, "__len__") else check_int("data", data, minimum=1)
+        self.seed = check_int("seed", seed, minimum=0)
+        self.weights = None
+        if weights is not None:
+            weights = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+            if weights.shape != (self.size,) or bool((weights < 0).any()) or weights.sum() <= 0:
+                raise ValueError(
+                    f"weights must hold {self.size} non-negative values with a positive sum"
+                )
+            self.weights = weights
+        self.num_samples = (
+            self.size if num_samples is None else check_int("num_samples", num_samples, minimum=1)
+        )
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose draws :meth:`__iter__` gives (Lightning calls this)."""
+        self.epoch = check_int("epoch", epoch, minimum=0)
+        if hasattr(self.data, "set_epoch"):
+            self.data.set_epoch(self.epoch)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        if self.weights is None:
+            return iter(torch.randperm(self.size, generator=generator).tolist())
+        draws = torch.multinomial(self.weights, self.num_samples, True, generator=generator)
+        return iter(draws.tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 # --------------------------------------------------------------------------- splits
@@ -175,16 +278,13 @@ def split_by_patient(
 
     Raises:
         ValueError: If ``val_fraction`` is out of range, or there are fewer patients than folds.
-        TypeError: If ``index`` is not a DataFrame.
+        TypeError: If ``index`` is not a DataFrame or ``val_fraction`` not a number.
 
     Warns:
         MissingPatientIdsWarning: If some rows have no ``patient_id``.
     """
-    _check_index(index)
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction <= 0.5:
-        raise ValueError(f"val_fraction must be in (0, 0.5], got {val_fraction!r}")
-    from sklearn.model_selection import StratifiedGroupKFold
-
+    check_index(index)
+    check_number("val_fraction", val_fraction, above=0, maximum=0.5)
     groups = _groups(index)
     n_splits = max(2, round(1 / val_fraction))
     if len(set(groups)) < n_splits:
@@ -203,60 +303,48 @@ def split_by_patient(
 # --------------------------------------------------------------------------- DataModule
 
 
-def _seed_worker_transform(worker_id: int) -> None:
-    """Give each DataLoader worker's albumentations pipeline its own seed.
-
-    A seeded ``A.Compose`` is copied into every worker with the same generator state, so without
-    this all workers would draw the same augmentations. Torch's per-worker seed derives from the
-    loader's generator, so runs stay repeatable.
-    """
-    info = torch.utils.data.get_worker_info()
-    transform = getattr(info.dataset, "transform", None)
-    if hasattr(transform, "set_random_seed"):
-        transform.set_random_seed(info.seed % 2**32)
-
-
 class BrainMRIDataModule(pl.LightningDataModule):
     """Brain-MRI slices for training: synthetic by default, or any dataset the readers know.
 
     ``prepare_data`` writes the synthetic set (once); ``setup`` reads the index, splits the
     Training part by patient into train/val (stratified, seeded) and keeps Testing as test. A
     source without a test split (``folder`` without Training/Testing, ``figshare``, ``br35h``) has
-    its test part split off by patient first, with ``val_fraction``.
+    its test part split off by patient first, with ``val_fraction``. A training split without an
+    example of one of ``classes`` is an error (a model cannot learn a class it never sees); a
+    validation or test split without one gets a :class:`MissingClassWarning`.
 
     Args:
         source: ``"synthetic"``, ``"folder"``, ``"kaggle"``, ``"figshare"`` or ``"br35h"``.
         root: Dataset folder; for ``synthetic`` ``None`` means a folder under ``data_dir()``
-            named after the parameters.
-        image_size: Side of the square images.
+            named after the spec.
+        image_size: Side of the square images (the synthetic set is generated at this size).
         channels: 1 or 3.
         batch_size: Mini-batch size.
         num_workers: DataLoader workers.
         val_fraction: Share of patients for validation (see :func:`split_by_patient`).
         seed: Seed of the splits, the sampler and the augmentation.
         augment: Use ``course_lib.transforms.train_transform`` for training.
-        sampler: ``"none"`` (shuffle) or ``"weighted"`` (class-balanced ``WeightedRandomSampler``).
+        sampler: ``"none"`` (shuffle) or ``"weighted"`` (class-balanced oversampling); both
+            :class:`EpochSampler`, so a resumed run draws what the uninterrupted one drew.
         cache: Cache resized images in memory.
         pin_memory: ``None`` pins when CUDA is available.
-        per_class: Synthetic training slices per class: an int, or a dict class name to count
-            (imbalance).
-        test_per_class: Synthetic test slices per class.
-        slices_per_patient: Synthetic slices per patient.
-        sites: Synthetic scanner sites.
-        contrast: Synthetic contrast (``"T1CE"``, ...).
-        difficulty: Synthetic difficulty.
-        duplicates: Fraction of synthetic slices appended again as near-copies (re-saved under
-            a new patient id, as in scraped public sets).
-        data_seed: Seed of the synthetic generator (0, like
-            :func:`course_lib.datasets.prepare_default`, so both share one folder).
+        classes: The classes to learn, in label order (default: all four, or Br35H's two);
+            folder, kaggle and synthetic sources only. Pass the classes you have when a folder
+            lacks some.
+        skip_unreadable: Open every image in ``setup`` and drop the unreadable ones with an
+            :class:`~course_lib.datasets.UnreadableFilesWarning` (default: an unreadable file
+            stops training with an error that names it).
+        synthetic: The synthetic set (a :class:`~course_lib.synthetic_spec.SyntheticSpec`; its
+            ``image_size`` is replaced by ``image_size``). Default: ``SyntheticSpec()``.
         train_transform: Custom training transform (overrides ``augment``).
         eval_transform: Custom transform for val/test/predict.
 
     Raises:
         ValueError: If a choice or size is invalid.
+        TypeError: If an argument has the wrong kind.
     """
 
-    SOURCES = ("synthetic", "folder", "kaggle", "figshare", "br35h")
+    SOURCES = datasets.SOURCES
 
     def __init__(
         self,
@@ -272,61 +360,43 @@ class BrainMRIDataModule(pl.LightningDataModule):
         sampler: str = "none",
         cache: bool = False,
         pin_memory: bool | None = None,
-        per_class: int | dict[str, int] = 100,
-        test_per_class: int = 25,
-        slices_per_patient: int = 4,
-        sites: int = 3,
-        contrast: str = "T1CE",
-        difficulty: float = 1.0,
-        duplicates: float = 0.0,
-        data_seed: int = 0,
+        classes: Sequence[str] | None = None,
+        skip_unreadable: bool = False,
+        synthetic: SyntheticSpec | None = None,
         train_transform=None,
         eval_transform=None,
     ):
         super().__init__()
-        if source not in self.SOURCES:
-            raise ValueError(f"source must be one of {self.SOURCES}, got {source!r}")
+        check_choice("source", source, self.SOURCES)
         if source != "synthetic" and root is None:
             raise ValueError(f"source={source!r} needs root= (the dataset folder)")
-        if sampler not in ("none", "weighted"):
-            raise ValueError(f"sampler must be 'none' or 'weighted', got {sampler!r}")
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-        _check_positive_int(image_size, "image_size")
-        _check_positive_int(batch_size, "batch_size")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be a non-negative int, got {num_workers!r}")
-        if isinstance(per_class, dict):
-            unknown = sorted(set(per_class) - set(CLASS_NAMES))
-            if unknown or not per_class:
-                raise ValueError(
-                    f"per_class keys must be class names {CLASS_NAMES}, got {sorted(per_class)}"
-                )
-            for name, n in per_class.items():
-                _check_positive_int(n, f"per_class[{name!r}]")
-        else:
-            _check_positive_int(per_class, "per_class")
-        self.save_hyperparameters(ignore=["train_transform", "eval_transform"])
+        check_choice("sampler", sampler, ("none", "weighted"))
+        check_choice("channels", channels, (1, 3))
+        check_int("image_size", image_size, minimum=16 if source == "synthetic" else 1)
+        check_int("batch_size", batch_size, minimum=1)
+        check_int("num_workers", num_workers, minimum=0)
+        check_number("val_fraction", val_fraction, above=0, maximum=0.5)
+        check_int("seed", seed, minimum=0)
+        if source in ("figshare", "br35h") and classes is not None:
+            raise ValueError(f"source={source!r} has fixed classes; leave classes unset")
+        default_classes = datasets.BINARY_CLASSES if source == "br35h" else CLASS_NAMES
+        self.classes: tuple[str, ...] = check_classes(classes or default_classes)
+        if synthetic is None:
+            synthetic = SyntheticSpec(image_size=image_size)
+        check_type("synthetic", synthetic, SyntheticSpec, "a SyntheticSpec")
+        self.synthetic = synthetic.replace(image_size=image_size)
+        self.save_hyperparameters(ignore=["train_transform", "eval_transform", "synthetic"])
+        # a plain dict, so that checkpoints load with torch.load(weights_only=True)
+        self.hparams["synthetic"] = self.synthetic.params()
         self.source, self.root = source, root
         self.image_size, self.channels = image_size, channels
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.val_fraction, self.seed, self.data_seed = val_fraction, seed, data_seed
+        self.val_fraction, self.seed = val_fraction, seed
         self.augment, self.sampler, self.cache = augment, sampler, cache
+        self.skip_unreadable = bool(skip_unreadable)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
-        self.synthetic = {
-            "per_class": per_class,
-            "test_per_class": test_per_class,
-            "slices_per_patient": slices_per_patient,
-            "sites": sites,
-            "contrast": contrast,
-            "difficulty": difficulty,
-            "duplicates": duplicates,
-        }
         self.train_transform, self.eval_transform = train_transform, eval_transform
         self.index = self.train_index = self.val_index = self.test_index = None
-        self.classes: tuple[str, ...] = (
-            CLASS_NAMES if source != "br35h" else datasets.BINARY_CLASSES
-        )
 
     @classmethod
     def from_profile(cls, profile=None, **overrides) -> BrainMRIDataModule:
@@ -334,22 +404,26 @@ class BrainMRIDataModule(pl.LightningDataModule):
 
         Args:
             profile: A profile, its name, or ``None`` (this machine's).
-            **overrides: Any ``__init__`` argument.
+            **overrides: Any ``__init__`` argument, or a field of the synthetic spec
+                (``per_class=``, ``difficulty=``, ...), which changes the profile's spec
+                (``seed`` is the DataModule's; pass ``synthetic=`` for another generator seed).
 
         Returns:
-            The DataModule.
+            The DataModule; its synthetic set is the one
+            :func:`~course_lib.datasets.prepare_default` writes for the same profile and fields.
         """
         if profile is None or isinstance(profile, str):
             profile = get_profile(profile)
-        # the synthetic sizes come from the same place as prepare_default's, so both share a folder
-        synthetic = datasets.synthetic_params(profile)
-        sizes = ("image_size", "per_class", "test_per_class", "slices_per_patient")
+        fields = set(SyntheticSpec.field_names()) - {"image_size", "seed"}
+        changes = {k: overrides.pop(k) for k in list(overrides) if k in fields}
+        base = overrides.pop("synthetic", None) or SyntheticSpec.from_profile(profile)
         kwargs = {
-            **{key: synthetic[key] for key in sizes},
+            "image_size": profile.image_size,
             "batch_size": profile.batch_size,
             "num_workers": profile.num_workers,
+            "synthetic": base.replace(**changes),
+            **overrides,
         }
-        kwargs.update(overrides)
         return cls(**kwargs)
 
     @property
@@ -364,64 +438,90 @@ class BrainMRIDataModule(pl.LightningDataModule):
         counts = self.train_index["label"].value_counts()
         return {name: int(counts.get(i, 0)) for i, name in enumerate(self.classes)}
 
-    def _synthetic_params(self) -> dict:
-        params = dict(self.synthetic)
-        params.update(image_size=self.image_size, seed=self.data_seed)
-        return params
-
     def _dataset_root(self):
         if self.source == "synthetic" and self.root is None:
-            return datasets.synthetic_dir(self._synthetic_params())
+            return datasets.synthetic_dir(self.synthetic)
         return self.root
 
     def prepare_data(self) -> None:
         """Write the synthetic dataset when needed (no state is set here)."""
         if self.source == "synthetic":
-            datasets.prepare_synthetic(self._dataset_root(), **self._synthetic_params())
+            datasets.prepare_synthetic(self._dataset_root(), self.synthetic)
 
     def _require_setup(self) -> None:
         if self.train_index is None:
             raise RuntimeError("Call setup() first (a Trainer does it for you).")
 
     def setup(self, stage: str | None = None) -> None:
-        """Read the index, split it and build the datasets (once; later calls do nothing)."""
+        """Read the index, split it and build the datasets (once; later calls do nothing).
+
+        Raises:
+            DatasetLayoutError: If the folder does not have the source's layout.
+            ValueError: If the training split has no example of one of ``classes``.
+        """
         if self.train_index is not None:
             return
-        index = datasets.read_dataset(self.source, self._dataset_root())
+        classes = None if self.source in ("figshare", "br35h") else self.classes
+        index = datasets.read_dataset(
+            self.source, self._dataset_root(), classes=classes, verify=self.skip_unreadable
+        )
         self.index = index
         if (index["split"] == "test").any():
             pool, test = index[index["split"] == "train"], index[index["split"] == "test"]
         else:
             pool, test = split_by_patient(index, val_fraction=self.val_fraction, seed=self.seed)
+        self._check_classes(pool, "training")
         train, val = split_by_patient(pool, val_fraction=self.val_fraction, seed=self.seed)
+        self._check_classes(train, "training")
+        for name, part in (("validation", val), ("test", test)):
+            self._check_classes(part, name)
         train_tf, eval_tf = self._transforms()
-        self.train_dataset = self._dataset(train, train_tf)
+        self.train_dataset = self._dataset(train, train_tf, seed=self.seed)
         self.val_dataset = self._dataset(val, eval_tf)
         self.test_dataset = self._dataset(test, eval_tf)
         self.train_index, self.val_index, self.test_index = train, val, test
 
+    def _check_classes(self, part: pd.DataFrame, name: str) -> None:
+        counts = part["label"].value_counts()
+        missing = [c for i, c in enumerate(self.classes) if counts.get(i, 0) == 0]
+        if not missing:
+            return
+        found = ", ".join(f"{c} {int(counts.get(i, 0))}" for i, c in enumerate(self.classes))
+        have = [c for c in self.classes if c not in missing]
+        if name == "training":
+            raise ValueError(
+                f"The training split has no image of {missing} (found {found}). A model cannot "
+                f"learn a class it never sees: add images of {missing}, or learn only the "
+                f"classes you have with classes={have} (command line: --data.classes "
+                f"'[{','.join(have)}]')."
+            )
+        warnings.warn(
+            f"The {name} split has no image of {missing} (found {found}); its metrics say "
+            "nothing about them. Use more patients of those classes, or a larger val_fraction.",
+            MissingClassWarning,
+            stacklevel=3,
+        )
+
     def _transforms(self):
         train_tf, eval_tf = self.train_transform, self.eval_transform
-        if train_tf is None or eval_tf is None:
-            from course_lib import transforms
-
-            if eval_tf is None:
-                eval_tf = transforms.eval_transform(self.image_size)
-            if train_tf is None:
-                train_tf = (
-                    transforms.train_transform(self.image_size, seed=self.seed)
-                    if self.augment
-                    else eval_tf
-                )
+        if eval_tf is None:
+            eval_tf = transforms.eval_transform(self.image_size)
+        if train_tf is None:
+            train_tf = (
+                transforms.train_transform(self.image_size, seed=self.seed)
+                if self.augment
+                else eval_tf
+            )
         return train_tf, eval_tf
 
-    def _dataset(self, index, transform) -> BrainMRIDataset:
+    def _dataset(self, index, transform, seed: int | None = None) -> BrainMRIDataset:
         return BrainMRIDataset(
             index,
             image_size=self.image_size,
             channels=self.channels,
             transform=transform,
             cache=self.cache,
+            seed=seed,
         )
 
     def _loader(self, dataset, *, train: bool) -> DataLoader:
@@ -430,22 +530,17 @@ class BrainMRIDataModule(pl.LightningDataModule):
             "num_workers": self.num_workers,
             "pin_memory": self.pin_memory,
             "persistent_workers": self.num_workers > 0,
-            "worker_init_fn": _seed_worker_transform if self.num_workers > 0 else None,
         }
-        if train and self.sampler == "weighted":
-            counts = np.bincount(dataset.labels, minlength=self.num_classes)
-            weights = 1.0 / counts[dataset.labels]
-            generator = torch.Generator().manual_seed(self.seed)
-            kwargs["sampler"] = WeightedRandomSampler(
-                torch.as_tensor(weights, dtype=torch.double), len(dataset), generator=generator
-            )
-        elif train:
-            kwargs["shuffle"] = True
-            kwargs["generator"] = torch.Generator().manual_seed(self.seed)
+        if train:
+            weights = None
+            if self.sampler == "weighted":
+                counts = np.bincount(dataset.labels, minlength=self.num_classes)
+                weights = 1.0 / counts[dataset.labels]
+            kwargs["sampler"] = EpochSampler(dataset, seed=self.seed, weights=weights)
         return DataLoader(dataset, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
-        """Training batches: shuffled, or drawn by the weighted sampler."""
+        """Training batches: shuffled, or drawn by class weight, anew each epoch."""
         self._require_setup()
         return self._loader(self.train_dataset, train=True)
 

@@ -11,6 +11,8 @@ from PIL import Image
 from course_lib.cli import CourseCLI, cli_main
 from course_lib.config import CLASS_NAMES, PROFILES
 from course_lib.data import MissingPatientIdsWarning
+from course_lib.datasets import synthetic_dir
+from course_lib.synthetic_spec import SyntheticSpec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -92,10 +94,18 @@ def test_configs_match_profiles(name):
     assert data["image_size"] == profile.image_size
     assert data["batch_size"] == profile.batch_size
     assert data["num_workers"] == profile.num_workers
-    assert data["per_class"] == profile.samples_per_class
-    assert data["test_per_class"] == profile.test_per_class
+    assert data["synthetic"]["per_class"] == profile.samples_per_class
+    assert data["synthetic"]["test_per_class"] == profile.test_per_class
+    assert data["synthetic"]["slices_per_patient"] == profile.slices_per_patient
     callbacks = [c["class_path"].rsplit(".", 1)[-1] for c in trainer["callbacks"]]
     assert callbacks == ["ModelCheckpoint", "EarlyStopping", "LearningRateMonitor"]
+
+
+def test_config_builds_the_profiles_synthetic_spec(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = cli_main(["--config", str(CONFIGS / "smoke.yaml")], run=False)
+    assert cli.datamodule.synthetic == SyntheticSpec.from_profile("smoke")
+    assert cli.datamodule._dataset_root() == synthetic_dir(SyntheticSpec.from_profile("smoke"))
 
 
 def test_precision_null_resolves_to_auto(kaggle_folder, tmp_path, monkeypatch):

@@ -7,18 +7,21 @@ import pytest
 import torch
 from phantoms import make_index
 from PIL import Image
-from torch.utils.data import RandomSampler, SequentialSampler, WeightedRandomSampler
+from torch.utils.data import SequentialSampler
 
 from course_lib import datasets
 from course_lib.config import CLASS_NAMES
 from course_lib.data import (
     BrainMRIDataModule,
     BrainMRIDataset,
+    EpochSampler,
+    MissingClassWarning,
     MissingPatientIdsWarning,
-    _seed_worker_transform,
     resize_uint8,
     split_by_patient,
 )
+from course_lib.synthetic_spec import SyntheticSpec
+from course_lib.transforms import train_transform
 
 
 def blob(seed: int, size: int = 24) -> np.ndarray:
@@ -85,7 +88,8 @@ def test_dataset_applies_albumentations_style_and_plain_transforms(tmp_path):
 
 
 def test_dataset_with_course_transforms(tmp_path):
-    transforms = pytest.importorskip("course_lib.transforms")
+    from course_lib import transforms
+
     index = make_index(tmp_path)
     dataset = BrainMRIDataset(index, image_size=16, transform=transforms.eval_transform(16))
     image, _ = dataset[0]
@@ -164,9 +168,11 @@ def test_split_without_patient_ids_warns():
         split_by_patient(index, val_fraction=0.2, seed=0)
 
 
-@pytest.mark.parametrize("fraction", [0, 0.6, "0.2"])
-def test_split_bad_fraction(fraction):
-    with pytest.raises(ValueError, match="val_fraction"):
+@pytest.mark.parametrize(
+    ("fraction", "error"), [(0, ValueError), (0.6, ValueError), ("0.2", TypeError)]
+)
+def test_split_bad_fraction(fraction, error):
+    with pytest.raises(error, match="val_fraction"):
         split_by_patient(fake_index(), val_fraction=fraction, seed=0)
 
 
@@ -184,15 +190,12 @@ def identity(image):
 
 @pytest.fixture(scope="module")
 def synthetic_dm(tmp_path_factory):
-    pytest.importorskip("course_lib.synthetic")
     root = tmp_path_factory.mktemp("dm") / "syn"
     dm = BrainMRIDataModule(
         root=str(root),
         image_size=32,
         batch_size=8,
-        per_class=8,
-        test_per_class=4,
-        slices_per_patient=2,
+        synthetic=SyntheticSpec(per_class=8, test_per_class=4, slices_per_patient=2),
         val_fraction=0.25,
         seed=0,
     )
@@ -218,7 +221,8 @@ def test_datamodule_synthetic_splits_and_batches(synthetic_dm):
 
 def test_datamodule_loaders_do_not_shuffle_eval(synthetic_dm):
     train = synthetic_dm.train_dataloader()
-    assert isinstance(train.sampler, RandomSampler)
+    assert isinstance(train.sampler, EpochSampler)
+    assert train.sampler.weights is None
     for loader in (
         synthetic_dm.val_dataloader(),
         synthetic_dm.test_dataloader(),
@@ -231,14 +235,15 @@ def test_datamodule_loaders_do_not_shuffle_eval(synthetic_dm):
 
 
 def test_datamodule_imbalance_and_weighted_sampler(tmp_path):
-    pytest.importorskip("course_lib.synthetic")
     dm = BrainMRIDataModule(
         root=str(tmp_path / "syn"),
         image_size=32,
         batch_size=64,
-        per_class={"glioma": 16, "meningioma": 4, "notumor": 16, "pituitary": 4},
-        test_per_class=2,
-        slices_per_patient=2,
+        synthetic=SyntheticSpec(
+            per_class={"glioma": 16, "meningioma": 4, "notumor": 16, "pituitary": 4},
+            test_per_class=2,
+            slices_per_patient=2,
+        ),
         val_fraction=0.25,
         seed=0,
         sampler="weighted",
@@ -246,11 +251,13 @@ def test_datamodule_imbalance_and_weighted_sampler(tmp_path):
         eval_transform=identity,
     )
     dm.prepare_data()
-    dm.setup()
+    with pytest.warns(MissingClassWarning, match="validation split has no image of"):
+        dm.setup()  # two meningioma patients: both can land in training
     pool = dm.index[dm.index["split"] == "train"]["class_name"].value_counts().to_dict()
     assert pool == {"glioma": 16, "meningioma": 4, "notumor": 16, "pituitary": 4}
     loader = dm.train_dataloader()
-    assert isinstance(loader.sampler, WeightedRandomSampler)
+    assert isinstance(loader.sampler, EpochSampler)
+    assert loader.sampler.weights is not None
     drawn = torch.tensor(list(loader.sampler))
     labels = torch.as_tensor(dm.train_dataset.labels)[drawn]
     share = torch.bincount(labels, minlength=4).float() / len(labels)
@@ -284,28 +291,61 @@ def test_datamodule_folder_source_three_channels(tmp_path):
     assert len(dm.train_index) + len(dm.val_index) == 20
 
 
-def test_workers_get_different_augmentation_seeds(synthetic_dm):
-    pytest.importorskip("course_lib.transforms")
-    from course_lib.transforms import train_transform
+def augmented(dataset, epoch, workers):
+    dataset.set_epoch(epoch)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=workers)
+    return [x for x, _ in loader]
 
+
+def test_augmentation_is_drawn_from_seed_epoch_and_worker(synthetic_dm):
+    one = synthetic_dm.train_index.index[0]
     dataset = BrainMRIDataset(
-        synthetic_dm.train_index.iloc[:1].loc[[synthetic_dm.train_index.index[0]] * 4],
+        synthetic_dm.train_index.loc[[one] * 4],
         image_size=32,
         transform=train_transform(32, seed=0, strength="strong"),
+        seed=5,
     )
-    loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_size=1,
-        num_workers=2,
-        worker_init_fn=_seed_worker_transform,
-        generator=torch.Generator().manual_seed(0),  # fixed worker seeds: a repeatable test
-    )
-    items = [x for x, _ in loader]  # items 0 and 2 from worker 0, items 1 and 3 from worker 1
-    assert not (torch.equal(items[0], items[1]) and torch.equal(items[2], items[3]))
+    first = augmented(dataset, 3, workers=2)  # items 0 and 2 from worker 0, 1 and 3 from 1
+    assert not (torch.equal(first[0], first[1]) and torch.equal(first[2], first[3]))
+    augmented(dataset, 4, workers=2)  # another epoch in between changes nothing below
+    again = augmented(dataset, 3, workers=2)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    alone = augmented(dataset, 3, workers=0)  # the main process draws as worker 0 does
+    assert torch.equal(alone[0], first[0]) and torch.equal(alone[1], first[2])
+    other = augmented(dataset, 4, workers=0)
+    assert not torch.equal(other[0], alone[0])
+
+
+def test_epoch_sampler_draws_from_seed_and_epoch_only():
+    sampler = EpochSampler(20, seed=3)
+    orders = {}
+    for epoch in (0, 1, 2, 1):
+        sampler.set_epoch(epoch)
+        orders.setdefault(epoch, []).append(list(sampler))
+    assert orders[1][0] == orders[1][1]  # epoch 1 again, after epoch 2: the same order
+    assert orders[0][0] != orders[1][0]
+    assert sorted(orders[0][0]) == list(range(20))
+    weighted = EpochSampler(4, seed=3, weights=[0, 0, 1, 1], num_samples=50)
+    assert set(weighted) == {2, 3} and len(list(weighted)) == 50 == len(weighted)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"seed": -1}, ValueError),
+        ({"seed": 1.5}, TypeError),
+        ({"weights": [1, 1]}, ValueError),
+        ({"weights": [1, -1, 1, 1]}, ValueError),
+        ({"weights": [0, 0, 0, 0]}, ValueError),
+        ({"num_samples": 0}, ValueError),
+    ],
+)
+def test_epoch_sampler_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        EpochSampler(4, **{"seed": 0, **kwargs})
 
 
 def test_datamodule_default_transforms(synthetic_dm):
-    pytest.importorskip("course_lib.transforms")
     images, _ = next(iter(synthetic_dm.val_dataloader()))
     assert images.shape[1:] == (1, 32, 32)
     assert abs(float(images.mean())) < 3  # normalised, not 0..255
@@ -313,16 +353,18 @@ def test_datamodule_default_transforms(synthetic_dm):
 
 def test_datamodule_from_profile():
     dm = BrainMRIDataModule.from_profile("smoke", batch_size=4)
-    assert (dm.image_size, dm.batch_size, dm.synthetic["per_class"]) == (64, 4, 24)
+    assert (dm.image_size, dm.batch_size, dm.synthetic.per_class) == (64, 4, 24)
     assert dm.hparams["batch_size"] == 4
 
 
 def test_datamodule_shares_the_default_synthetic_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     dm = BrainMRIDataModule.from_profile("smoke", seed=7)
-    assert dm._dataset_root() == datasets.synthetic_dir(datasets.synthetic_params("smoke"))
+    assert dm._dataset_root() == datasets.synthetic_dir(SyntheticSpec.from_profile("smoke"))
     assert dm._dataset_root().parent == tmp_path
-    other = BrainMRIDataModule.from_profile("smoke", data_seed=1)._dataset_root()
+    other = BrainMRIDataModule.from_profile("smoke", seed=7, synthetic=SyntheticSpec(seed=1))
+    assert other._dataset_root() != dm._dataset_root()
+    other = BrainMRIDataModule.from_profile("smoke", difficulty=2.0)._dataset_root()
     assert other != dm._dataset_root()
 
 
@@ -335,20 +377,26 @@ def test_datamodule_needs_setup():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"source": "imagenet"}, "source"),
-        ({"source": "folder"}, "root"),
-        ({"sampler": "oversample"}, "sampler"),
-        ({"channels": 4}, "channels"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"image_size": 1.5}, "image_size"),
-        ({"num_workers": -1}, "num_workers"),
-        ({"per_class": {"cats": 3}}, "per_class keys"),
-        ({"per_class": {"glioma": 0}}, "per_class"),
-        ({"per_class": 0}, "per_class"),
+        ({"source": "imagenet"}, ValueError, "source"),
+        ({"source": "folder"}, ValueError, "root"),
+        ({"sampler": "oversample"}, ValueError, "sampler"),
+        ({"channels": 4}, ValueError, "channels"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"image_size": 1.5}, TypeError, "image_size"),
+        ({"num_workers": -1}, ValueError, "num_workers"),
+        ({"val_fraction": 0.7}, ValueError, "val_fraction"),
+        ({"classes": ["glioma", "glioma"]}, ValueError, "classes must be distinct"),
+        ({"source": "br35h", "root": "x", "classes": ["tumor"]}, ValueError, "fixed classes"),
+        ({"synthetic": {"per_class": 3}}, TypeError, "synthetic must be a SyntheticSpec"),
+        ({"per_class": {"cats": 3}}, ValueError, "per_class keys"),
+        ({"per_class": {"glioma": -1}}, ValueError, "per_class"),
+        ({"per_class": "many"}, TypeError, "per_class"),
     ],
 )
-def test_datamodule_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        BrainMRIDataModule(**kwargs)
+def test_datamodule_bad_arguments(kwargs, error, match):
+    # the synthetic set's fields go through the spec
+    build = BrainMRIDataModule.from_profile if "per_class" in kwargs else BrainMRIDataModule
+    with pytest.raises(error, match=match):
+        build(**kwargs)

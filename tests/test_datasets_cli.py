@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from course_lib import datasets
 from course_lib.datasets import (
     read_kaggle,
 )
 from course_lib.datasets.__main__ import main
+from course_lib.synthetic_spec import SyntheticSpec
 
 
 def test_audit_cli_json_and_text(dup_tree, capsys):
@@ -24,7 +23,6 @@ def test_audit_cli_json_and_text(dup_tree, capsys):
 
 
 def test_cli_prepare(tmp_path, capsys):
-    pytest.importorskip("course_lib.synthetic")
     out = tmp_path / "cli"
     code = main(
         [
@@ -48,11 +46,10 @@ def test_cli_prepare(tmp_path, capsys):
 
 
 def test_cli_prepare_default_uses_the_profile(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("course_lib.synthetic")
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     assert main(["prepare", "default", "--profile", "smoke", "--per-class", "4"]) == 0
     out = Path(capsys.readouterr().out.strip())
-    expected = datasets.synthetic_dir(datasets.synthetic_params("smoke", per_class=4), tmp_path)
+    expected = datasets.synthetic_dir(SyntheticSpec.from_profile("smoke", per_class=4), tmp_path)
     assert out == expected
     assert (out / "dataset.json").is_file()
     assert out.stat().st_mode & 0o777 == 0o755
@@ -69,3 +66,24 @@ def test_cli_reports_errors(tmp_path, capsys):
 def test_download_cli_offline(tmp_path, offline, capsys):
     assert main(["download", "br35h", "--dest", str(tmp_path)]) == 1
     assert "offline" in capsys.readouterr().err
+
+
+def test_cli_prepare_refuses_a_split_with_no_training_patients_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "set"
+    args = ["prepare", "synthetic", "--out", str(out), "--image-size", "32"]
+    assert main([*args, "--per-class", "2", "--test-per-class", "50"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: per_class=2") and "slices_per_patient=4" in err
+    assert err.count("\n") == 1  # one line, no traceback
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_prepare_into_a_folder_it_cannot_write(tmp_path, capsys, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the data folder should be")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(blocked / "data"))
+    assert main(["prepare", "default", "--profile", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot write the dataset into" in err and "COURSE_DATA_DIR" in err
+    assert err.count("\n") == 1
+    assert blocked.read_text() == "a file where the data folder should be"

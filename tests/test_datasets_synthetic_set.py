@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -10,19 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib import datasets
+from course_lib import datasets, synthetic_spec
 from course_lib.datasets import (
     load_image,
     read_kaggle,
 )
 from course_lib.datasets import synthetic_set as writer
+from course_lib.synthetic_spec import SyntheticSpec
 
 SMALL = {"image_size": 32, "per_class": 4, "test_per_class": 4, "seed": 3}
 
 
 @pytest.fixture(scope="module")
 def synthetic_set(tmp_path_factory):
-    pytest.importorskip("course_lib.synthetic")
     out = tmp_path_factory.mktemp("syn") / "set"
     return datasets.prepare_synthetic(out, **SMALL, slices_per_patient=2)
 
@@ -70,9 +71,12 @@ def test_prepare_synthetic_names_a_set_from_an_older_generator(synthetic_set):
     marker = synthetic_set / "dataset.json"
     found = json.loads(marker.read_text())
     marker.write_text(json.dumps({**found, "format": "course_lib.synthetic/0"}))
-    with pytest.raises(FileExistsError, match="older generator"):
-        datasets.prepare_synthetic(synthetic_set, **SMALL, slices_per_patient=2)
-    assert (synthetic_set / "metadata.csv").exists()
+    try:
+        with pytest.raises(FileExistsError, match="older generator"):
+            datasets.prepare_synthetic(synthetic_set, **SMALL, slices_per_patient=2)
+        assert (synthetic_set / "metadata.csv").exists()
+    finally:
+        marker.write_text(json.dumps(found))  # the set is shared by the module's tests
 
 
 def test_prepare_synthetic_refuses_foreign_content(tmp_path):
@@ -87,7 +91,6 @@ def test_prepare_synthetic_refuses_foreign_content(tmp_path):
 
 
 def test_prepare_synthetic_crash_leaves_nothing(tmp_path, monkeypatch):
-    pytest.importorskip("course_lib.synthetic")
     calls = {"n": 0}
     original = Image.Image.save
 
@@ -104,7 +107,6 @@ def test_prepare_synthetic_crash_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_prepare_synthetic_ignores_leftover_partial_folder(tmp_path):
-    pytest.importorskip("course_lib.synthetic")
     (tmp_path / ".out.partial-dead").mkdir()  # left by a killed process
     out = datasets.prepare_synthetic(tmp_path / "out", **SMALL)
     assert (out / "dataset.json").is_file()
@@ -112,7 +114,6 @@ def test_prepare_synthetic_ignores_leftover_partial_folder(tmp_path):
 
 @pytest.mark.parametrize("theirs", ["same", "other"])
 def test_prepare_synthetic_race_with_another_process(tmp_path, monkeypatch, theirs):
-    pytest.importorskip("course_lib.synthetic")
     out = tmp_path / "out"
     rename = writer.os.rename
 
@@ -137,10 +138,9 @@ def test_prepare_synthetic_race_with_another_process(tmp_path, monkeypatch, thei
     ("change", "match"),
     [
         ({"image_size": 0}, "image_size"),
-        ({"per_class": 2.5}, "per_class"),
         ({"test_per_class": 0}, "test_per_class"),
         ({"per_class": {"cats": 2}}, "per_class keys"),
-        ({"per_class": {"glioma": 0}}, r"per_class\['glioma'\]"),
+        ({"per_class": {"glioma": -1}}, r"per_class\['glioma'\]"),
     ],
 )
 def test_prepare_synthetic_bad_arguments(tmp_path, change, match):
@@ -149,18 +149,55 @@ def test_prepare_synthetic_bad_arguments(tmp_path, change, match):
 
 
 def test_prepare_default_uses_data_dir_and_profile(tmp_path, monkeypatch):
-    pytest.importorskip("course_lib.synthetic")
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     out = datasets.prepare_default("smoke", per_class=4, test_per_class=4, image_size=32)
     assert out.parent == tmp_path
     assert out.name.startswith("synthetic-32px-4pc-")
     assert datasets.prepare_default("smoke", per_class=4, test_per_class=4, image_size=32) == out
-    other = datasets.synthetic_dir(datasets.synthetic_params("smoke", seed=1), tmp_path)
+    other = datasets.synthetic_dir(SyntheticSpec.from_profile("smoke", seed=1), tmp_path)
     assert other != out
 
 
 def test_synthetic_folder_name_follows_the_generator_version(monkeypatch):
-    params = datasets.synthetic_params("smoke")
-    before = datasets.synthetic_dir(params, "/data")
-    monkeypatch.setattr(writer, "GENERATOR_VERSION", writer.GENERATOR_VERSION + 1)
-    assert datasets.synthetic_dir(params, "/data") != before
+    spec = SyntheticSpec.from_profile("smoke")
+    before = datasets.synthetic_dir(spec, "/data")
+    monkeypatch.setattr(synthetic_spec, "GENERATOR_VERSION", synthetic_spec.GENERATOR_VERSION + 1)
+    assert datasets.synthetic_dir(spec, "/data") != before
+
+
+def test_prepare_synthetic_checks_the_folder_is_writable_before_generating(tmp_path, monkeypatch):
+    generated = []
+    monkeypatch.setattr(writer, "generate_slices", lambda spec: generated.append(spec))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(writer.tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError, match="Permission denied.*COURSE_DATA_DIR"):
+        datasets.prepare_synthetic(tmp_path / "out", **SMALL)
+    assert generated == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_prepare_synthetic_in_a_read_only_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError, match="COURSE_DATA_DIR"):
+            datasets.prepare_synthetic(locked / "out", **SMALL)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_finished_set_is_read_from_a_read_only_folder(tmp_path, monkeypatch):
+    out = datasets.prepare_synthetic(tmp_path / "out", **SMALL)
+    monkeypatch.setattr(writer, "check_writable", lambda folder: pytest.fail("not needed"))
+    assert datasets.prepare_synthetic(out, SyntheticSpec(**SMALL)) == out
+
+
+def test_prepare_synthetic_takes_a_spec_or_fields_not_both(tmp_path):
+    with pytest.raises(TypeError, match="not both"):
+        datasets.prepare_synthetic(tmp_path / "out", SyntheticSpec(), per_class=3)
+    with pytest.raises(TypeError, match="SyntheticSpec"):
+        datasets.prepare_synthetic(tmp_path / "out", {"per_class": 3})

@@ -113,7 +113,7 @@ def test_method_and_comparison_arguments_are_checked(tmp_path):
 def _tiny(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     profile = PROFILES["smoke"].with_overrides(image_size=32, test_per_class=4, batch_size=64)
-    return profile, screening_counts(16, minimum=8)
+    return profile, screening_counts(40, minimum=20)  # 5 patients a class: one per fold
 
 
 @pytest.mark.slow

@@ -49,11 +49,10 @@ from course_lib.datasets.readers import (
     read_kaggle,
 )
 from course_lib.datasets.synthetic_set import (
-    SYNTHETIC_DEFAULTS,
+    check_writable,
     prepare_default,
     prepare_synthetic,
     synthetic_dir,
-    synthetic_params,
 )
 
 __all__ = [
@@ -66,7 +65,6 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "INDEX_COLUMNS",
     "SOURCES",
-    "SYNTHETIC_DEFAULTS",
     "AuditReport",
     "DatasetLayoutError",
     "DownloadError",
@@ -76,6 +74,7 @@ __all__ = [
     "as_uint8",
     "audit",
     "canonical_class",
+    "check_writable",
     "download",
     "find_duplicates",
     "leakage_report",
@@ -90,6 +89,5 @@ __all__ = [
     "read_folder",
     "read_kaggle",
     "synthetic_dir",
-    "synthetic_params",
     "verify_download",
 ]

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from course_lib.datasets.audit import audit
 from course_lib.datasets.downloads import DownloadError, download
-from course_lib.datasets.synthetic_set import prepare_synthetic, synthetic_dir, synthetic_params
+from course_lib.datasets.synthetic_set import prepare_synthetic, synthetic_dir
+from course_lib.synthetic_spec import SyntheticSpec
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if value is not None
             }
-            params = synthetic_params(args.profile, **overrides)
-            out = args.out if args.out is not None else synthetic_dir(params)
-            print(prepare_synthetic(out, **params))
+            spec = SyntheticSpec.from_profile(args.profile, **overrides)
+            out = args.out if args.out is not None else synthetic_dir(spec)
+            print(prepare_synthetic(out, spec))
         elif args.command == "download":
             print(download(args.name, args.dest, timeout=args.timeout))
         else:

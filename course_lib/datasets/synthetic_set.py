@@ -8,7 +8,6 @@ under ``out/masks/``, ``out/metadata.csv`` (patients, sites, contrasts) and ``ou
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,16 +19,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from course_lib.config import CLASS_NAMES, data_dir, get_profile
-from course_lib.synthetic import GENERATOR_VERSION, generate_slices
+from course_lib.config import data_dir
+from course_lib.synthetic import generate_slices
+from course_lib.synthetic_spec import GENERATOR_VERSION, SyntheticSpec
 
 _MARKER = "dataset.json"
 _FORMAT = f"course_lib.synthetic/{GENERATOR_VERSION}"
 _SHORT = {"glioma": "gl", "meningioma": "me", "notumor": "no", "pituitary": "pi"}
-
-
-def _normalise_params(params: dict) -> dict:
-    return json.loads(json.dumps(params, sort_keys=True, default=str))
 
 
 def _split_patients(meta: pd.DataFrame, test_per_class: int, seed: int) -> np.ndarray:
@@ -49,67 +45,46 @@ def _split_patients(meta: pd.DataFrame, test_per_class: int, seed: int) -> np.nd
 
 
 def prepare_synthetic(
-    out: str | os.PathLike,
-    *,
-    image_size: int = 128,
-    per_class: int | dict[str, int] = 100,
-    test_per_class: int = 25,
-    seed: int = 0,
-    **options,
+    out: str | os.PathLike, spec: SyntheticSpec | None = None, **fields
 ) -> Path:
     """Write a synthetic dataset in the Kaggle layout, with ``metadata.csv`` and masks.
 
     Layout: ``out/{Training,Testing}/<class>/{Tr,Te}-<cl>_NNNN.png`` (uint8 grayscale),
     ``out/masks/...`` (same relative names; 0 background, 1 tumour, 2 oedema),
-    ``out/metadata.csv`` and, written last, ``out/dataset.json`` (the parameters). Patients are
-    never split between Training and Testing. The folder is written under a temporary name beside
-    ``out`` and renamed at the end, so a crash never leaves a complete-looking dataset.
+    ``out/metadata.csv`` and, written last, ``out/dataset.json`` (the spec). Patients are never
+    split between Training and Testing. Before anything is generated the spec's split is checked
+    (:meth:`SyntheticSpec.check_split`) and the folder is checked to be writable. The set is
+    written under a temporary name beside ``out`` and renamed at the end, so a crash never leaves
+    a complete-looking dataset, and nothing already in ``out`` is ever overwritten.
 
     Args:
         out: Folder to create.
-        image_size: Side of the square slices in pixels.
-        per_class: Training slices per class: an int, or ``{class_name: count}`` for an
-            imbalanced set (classes left out get none in Training).
-        test_per_class: Testing slices per class, at least 1 (whole patients, so possibly a few
-            more).
-        seed: Seed of the generator and of the patient split.
-        **options: Passed to :func:`course_lib.synthetic.generate_slices` (``sites``,
-            ``contrast``, ``difficulty``, ``duplicates``, ``slices_per_patient``).
+        spec: What to write (default ``SyntheticSpec(**fields)``).
+        **fields: Fields of a :class:`SyntheticSpec`, when ``spec`` is not given.
 
     Returns:
-        ``out``: an existing complete dataset with the same parameters is returned as is.
+        ``out``: an existing complete dataset with the same spec is returned as is (even on a
+        read-only disk).
 
     Raises:
-        ValueError: If a count or size is not a positive integer, or a class name is unknown.
+        ValueError: If the spec is invalid or its split would leave Training or Testing without
+            a patient of a class.
+        TypeError: If both ``spec`` and ``fields`` are given, or a field has the wrong kind.
         FileExistsError: If ``out`` holds something else (another dataset or foreign files).
+        PermissionError: If the folder cannot be written (read-only disk, no permission).
     """
-    counts = per_class if isinstance(per_class, dict) else dict.fromkeys(CLASS_NAMES, per_class)
-    if not counts or set(counts) - set(CLASS_NAMES):
-        raise ValueError(f"per_class keys must be among {CLASS_NAMES}, got {sorted(counts)}")
-    checks = [("image_size", image_size), ("test_per_class", test_per_class)]
-    checks += [(f"per_class[{k!r}]", v) for k, v in counts.items()]
-    for name, value in checks:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    spec = _resolve_spec(spec, fields)
+    spec.check_split()
     out = Path(out)
-    params = _normalise_params(
-        {
-            "image_size": image_size,
-            "per_class": per_class,
-            "test_per_class": test_per_class,
-            "seed": seed,
-            **options,
-        }
-    )
-    existing = _check_existing(out, params)
+    existing = _check_existing(out, spec)
     if existing is not None:
         return existing
-    totals = {name: counts.get(name, 0) + test_per_class for name in CLASS_NAMES}
-    data = generate_slices(totals, image_size=image_size, seed=seed, **options)
+    check_writable(out.parent)
+    data = generate_slices(spec)
     meta = data.metadata.reset_index(drop=True).copy()
     meta["patient_id"] = meta["patient_id"].astype(str)
-    is_test = _split_patients(meta, test_per_class, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    is_test = _split_patients(meta, spec.test_per_class, spec.seed)
+    params = spec.params()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the finished dataset is readable by all
     try:
@@ -135,8 +110,8 @@ def prepare_synthetic(
         try:
             os.rename(tmp, out)
         except OSError:
-            # Someone else finished first: theirs is fine if it has our parameters.
-            existing = _check_existing(out, params)
+            # Someone else finished first: theirs is fine if it has our spec.
+            existing = _check_existing(out, spec)
             if existing is None:
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
@@ -147,7 +122,52 @@ def prepare_synthetic(
     return out
 
 
-def _check_existing(out: Path, params: dict) -> Path | None:
+def _resolve_spec(spec: SyntheticSpec | None, fields: dict) -> SyntheticSpec:
+    if spec is None:
+        return SyntheticSpec(**fields)
+    if fields:
+        raise TypeError(f"give a SyntheticSpec or its fields, not both (got {sorted(fields)})")
+    if not isinstance(spec, SyntheticSpec):
+        raise TypeError(f"spec must be a SyntheticSpec, got {type(spec).__name__}")
+    return spec
+
+
+def check_writable(folder: str | os.PathLike) -> Path:
+    """Make ``folder`` (and its parents) and check that a file can be written in it.
+
+    Args:
+        folder: The folder a dataset will be written into.
+
+    Returns:
+        The folder.
+
+    Raises:
+        PermissionError: If it cannot be created or written (read-only disk, no permission, a
+            file in the way); the message says how to choose another data folder.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise PermissionError(
+            f"Cannot write the dataset into {str(folder)!r} ({reason}). Point the course at a "
+            "writable folder: set COURSE_DATA_DIR=/path/to/writable/folder (or pass --out)."
+        ) from error
+    return folder
+
+
+def _stored_spec(found: dict) -> SyntheticSpec | None:
+    try:
+        return SyntheticSpec(**found.get("params", {}))
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_existing(out: Path, spec: SyntheticSpec) -> Path | None:
     if not out.exists():
         return None
     if not out.is_dir():
@@ -158,23 +178,23 @@ def _check_existing(out: Path, params: dict) -> Path | None:
             found = json.loads(marker.read_text())
         except (OSError, ValueError):
             found = {}
-        if found.get("format") == _FORMAT and found.get("params") == params:
+        if found.get("format") == _FORMAT and _stored_spec(found) == spec:
             return out
         if found.get("format") == _FORMAT:
             raise FileExistsError(
                 f"{str(out)!r} holds a synthetic dataset with other parameters "
-                f"({found.get('params')}), not {params}. Choose another folder or delete it."
+                f"({found.get('params')}), not {spec.params()}. Choose another folder or delete it."
             )
         if str(found.get("format", "")).startswith("course_lib.synthetic/"):
             raise FileExistsError(
                 f"{str(out)!r} holds a synthetic dataset made by an older generator "
-                f"({found['format']}; this is {_FORMAT}), so its images differ from what these "
-                "parameters give now. Delete the folder to regenerate it, or choose another."
+                f"({found['format']}; this is {_FORMAT}), so its images differ from what this "
+                "spec gives now. Delete the folder to regenerate it, or choose another."
             )
     if any(out.iterdir()):
         raise FileExistsError(
             f"{str(out)!r} exists and is not a complete synthetic dataset (no {_MARKER} with "
-            "matching parameters); it is left untouched. Choose another folder or delete it."
+            "a matching spec); it is left untouched. Choose another folder or delete it."
         )
     return None
 
@@ -198,69 +218,29 @@ def _write_synthetic(tmp: Path, data, meta: pd.DataFrame, is_test: np.ndarray) -
     return relative
 
 
-#: Generator options of the default synthetic set (:func:`synthetic_params` adds the sizes).
-SYNTHETIC_DEFAULTS = {
-    "sites": 3,
-    "contrast": "T1CE",
-    "difficulty": 1.0,
-    "duplicates": 0.0,
-    "seed": 0,
-}
+def synthetic_dir(spec: SyntheticSpec, root: str | os.PathLike | None = None) -> Path:
+    """The folder under ``root`` (default ``data_dir()``) for a synthetic set with ``spec``.
 
-
-def synthetic_params(profile=None, **overrides) -> dict:
-    """Parameters of :func:`prepare_synthetic` that a profile implies.
-
-    Args:
-        profile: A :class:`~course_lib.config.Profile`, its name, or ``None`` (this machine's).
-        **overrides: Parameters to change (``per_class``, ``seed``, ``sites``, ...).
-
-    Returns:
-        A dict of keyword arguments for :func:`prepare_synthetic` (without ``out``).
-
-    >>> synthetic_params("smoke")["per_class"]
-    24
-    """
-    if profile is None or isinstance(profile, str):
-        profile = get_profile(profile)
-    params = {
-        "image_size": profile.image_size,
-        "per_class": profile.samples_per_class,
-        "test_per_class": profile.test_per_class,
-        "slices_per_patient": profile.slices_per_patient,
-        **SYNTHETIC_DEFAULTS,
-    }
-    params.update(overrides)
-    return params
-
-
-def synthetic_dir(params: dict, root: str | os.PathLike | None = None) -> Path:
-    """The folder under ``root`` (default ``data_dir()``) for a synthetic set with ``params``.
-
-    >>> synthetic_dir({"image_size": 64, "per_class": 24}, "/data").as_posix()
-    '/data/synthetic-64px-24pc-eb117e5e'
+    >>> synthetic_dir(SyntheticSpec.from_profile("smoke"), "/data").as_posix()
+    '/data/synthetic-64px-24pc-e689d830'
     """
     root = data_dir() if root is None else Path(root)
-    keyed = {**_normalise_params(params), "generator": GENERATOR_VERSION}
-    digest = hashlib.sha1(json.dumps(keyed, sort_keys=True).encode())
-    per_class = params.get("per_class")
-    per_class = "mixed" if isinstance(per_class, dict) else per_class
-    return root / f"synthetic-{params.get('image_size')}px-{per_class}pc-{digest.hexdigest()[:8]}"
+    return root / spec.folder_name()
 
 
-def prepare_default(profile=None, **overrides) -> Path:
+def prepare_default(profile=None, **changes) -> Path:
     """Make (once) and return the default synthetic dataset for a profile.
 
     What ``make lab`` and the notebooks call. The folder lives under
-    ``course_lib.config.data_dir()`` and is named after its parameters, so each profile (and each
-    set of overrides) gets its own.
+    ``course_lib.config.data_dir()`` and is named after the spec, so each profile (and each set
+    of changes) gets its own.
 
     Args:
         profile: A profile, its name, or ``None`` (this machine's profile).
-        **overrides: Parameters of :func:`prepare_synthetic` to change.
+        **changes: Fields of the :class:`SyntheticSpec` to change.
 
     Returns:
         The dataset folder.
     """
-    params = synthetic_params(profile, **overrides)
-    return prepare_synthetic(synthetic_dir(params), **params)
+    spec = SyntheticSpec.from_profile(profile, **changes)
+    return prepare_synthetic(synthetic_dir(spec), spec)
