@@ -50,8 +50,10 @@ class CourseCLI(LightningCLI):
     """
 
     def add_arguments_to_parser(self, parser) -> None:
-        """Link the model's class count, channels and class names to the DataModule's."""
+        """Link the model's sizes to the data's, and the logger's folder to the run's root."""
         parser.link_arguments("data.channels", "model.in_channels")
+        # everything a run writes goes under trainer.default_root_dir
+        parser.link_arguments("trainer.default_root_dir", "trainer.logger.init_args.save_dir")
         parser.link_arguments(
             "data", "model.num_classes", compute_fn=_num_classes, apply_on="instantiate"
         )
@@ -60,10 +62,21 @@ class CourseCLI(LightningCLI):
         )
 
     def before_instantiate_classes(self) -> None:
-        """Resolve ``trainer.precision: null`` to the precision this machine supports."""
+        """Resolve ``precision: null``; put checkpoints under the run's root directory.
+
+        A ``ModelCheckpoint`` without a ``dirpath`` writes to ``<default_root_dir>/checkpoints``
+        (a fixed folder, so that ``--ckpt_path <default_root_dir>/checkpoints/last.ckpt``
+        resumes), like the logger, which writes to ``<default_root_dir>/logs``.
+        """
         config = self.config[self.subcommand] if self.subcommand else self.config
         if config.trainer.precision is None:
             config.trainer.precision = resolve_precision("auto")
+        root = config.trainer.default_root_dir or os.getcwd()
+        for callback in config.trainer.callbacks or []:
+            init = getattr(callback, "init_args", None)
+            if str(getattr(callback, "class_path", "")).endswith(".ModelCheckpoint"):
+                if init.get("dirpath") is None:
+                    init.dirpath = os.path.join(os.fspath(root), "checkpoints")
 
     def after_fit(self) -> None:
         """Print where the best checkpoint is and the final epoch's metrics."""

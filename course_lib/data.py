@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from course_lib import datasets, transforms
 from course_lib._validation import check_choice, check_int, check_number, check_type
-from course_lib.config import CLASS_NAMES, get_profile
+from course_lib.config import CLASS_NAMES, epoch_seed, get_profile
 from course_lib.datasets.audit import check_index
 from course_lib.datasets.readers import check_classes
 from course_lib.synthetic_spec import SyntheticSpec
@@ -36,17 +36,12 @@ class MissingPatientIdsWarning(UserWarning):
     """The index has no patient ids, so images of one patient may land in two splits."""
 
 
+#: Streams of :func:`~course_lib.config.epoch_seed` (``training.EpochSeed`` uses 1).
+_SAMPLER_STREAM, _AUGMENT_STREAM = 0, 1000
+
+
 class MissingClassWarning(UserWarning):
     """A validation or test split has no example of a class the model learns."""
-
-
-def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
-    """A 32-bit seed that depends only on ``(seed, epoch, stream)``.
-
-    >>> epoch_seed(42, 3) == epoch_seed(42, 3), epoch_seed(42, 3) == epoch_seed(42, 4)
-    (True, False)
-    """
-    return int(np.random.SeedSequence([int(seed), int(epoch), int(stream)]).generate_state(1)[0])
 
 
 def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
@@ -139,7 +134,7 @@ class BrainMRIDataset(Dataset):
         if epoch != self._seeded_epoch:
             info = torch.utils.data.get_worker_info()
             worker = 0 if info is None else info.id
-            self.transform.set_random_seed(epoch_seed(self.seed, epoch, worker))
+            self.transform.set_random_seed(epoch_seed(self.seed, epoch, _AUGMENT_STREAM + worker))
             self._seeded_epoch = epoch
 
     def load(self, i: int) -> np.ndarray:
@@ -223,7 +218,9 @@ class EpochSampler(Sampler[int]):
             self.data.set_epoch(self.epoch)
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        generator = torch.Generator().manual_seed(
+            epoch_seed(self.seed, self.epoch, _SAMPLER_STREAM)
+        )
         if self.weights is None:
             return iter(torch.randperm(self.size, generator=generator).tolist())
         draws = torch.multinomial(self.weights, self.num_samples, True, generator=generator)
@@ -397,6 +394,17 @@ class BrainMRIDataModule(pl.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.train_transform, self.eval_transform = train_transform, eval_transform
         self.index = self.train_index = self.val_index = self.test_index = None
+        self._start_epoch = 0
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the DataModule: the epoch a resumed run starts at."""
+        if self.trainer is None:
+            return {}
+        return {"next_epoch": int(self.trainer.fit_loop.epoch_progress.current.processed)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore :meth:`state_dict` (Lightning calls this before it builds the loaders)."""
+        self._start_epoch = int(state_dict.get("next_epoch", 0))
 
     @classmethod
     def from_profile(cls, profile=None, **overrides) -> BrainMRIDataModule:
@@ -536,7 +544,11 @@ class BrainMRIDataModule(pl.LightningDataModule):
             if self.sampler == "weighted":
                 counts = np.bincount(dataset.labels, minlength=self.num_classes)
                 weights = 1.0 / counts[dataset.labels]
-            kwargs["sampler"] = EpochSampler(dataset, seed=self.seed, weights=weights)
+            sampler = EpochSampler(dataset, seed=self.seed, weights=weights)
+            # Lightning creates the loader's iterator before it calls set_epoch, and worker
+            # processes draw their first indices at once: start at the epoch a resumed run is at.
+            sampler.set_epoch(self._start_epoch)
+            kwargs["sampler"] = sampler
         return DataLoader(dataset, **kwargs)
 
     def train_dataloader(self) -> DataLoader:

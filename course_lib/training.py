@@ -12,10 +12,12 @@ import contextlib
 import importlib.util
 import logging
 import os
+import random
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
@@ -27,8 +29,47 @@ from pytorch_lightning.callbacks import (
 )
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from course_lib.config import Profile, get_profile, seed_everything
+from course_lib._validation import check_choice, check_int
+from course_lib.config import Profile, epoch_seed, get_profile, seed_everything
 from course_lib.models import TumorClassifier
+
+#: Name of the checkpoint of the last epoch (``last.ckpt``), what ``ckpt_path="last"`` finds.
+LAST = ModelCheckpoint.CHECKPOINT_NAME_LAST
+
+#: The :func:`~course_lib.config.epoch_seed` stream of :class:`EpochSeed`.
+EPOCH_SEED_STREAM = 1
+
+
+class EpochSeed(Callback):
+    """Seed Python, NumPy and torch at the start of every training epoch from ``(seed, epoch)``.
+
+    With the DataModule's epoch-seeded sampler and augmentation, this makes each epoch a function
+    of the weights it starts from and ``(seed, epoch)`` alone: the model's own randomness
+    (dropout) is drawn anew each epoch too, so a run resumed from ``last.ckpt`` trains exactly as
+    the uninterrupted run did (on the CPU; GPU kernels may add their own non-determinism unless
+    ``deterministic=True``).
+
+    Args:
+        seed: The run's seed.
+    """
+
+    def __init__(self, seed: int = 42):
+        self.seed = check_int("seed", seed, minimum=0)
+        self._seeded_epoch: int | None = None
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
+        """At the first batch of an epoch, seed everything from ``(seed, current epoch)``.
+
+        (Not in ``on_train_epoch_start``: Lightning skips that hook for the epoch a run resumes
+        at.)
+        """
+        if trainer.current_epoch == self._seeded_epoch:
+            return
+        self._seeded_epoch = trainer.current_epoch
+        seed = epoch_seed(self.seed, trainer.current_epoch, EPOCH_SEED_STREAM)
+        random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002 - the legacy global state is what libraries read
+        torch.manual_seed(seed)  # CUDA too
 
 
 def default_callbacks(
@@ -38,13 +79,19 @@ def default_callbacks(
     mode: str = "max",
     patience: int = 5,
     logger: bool = True,
+    seed: int | None = 42,
 ) -> list[Callback]:
     """The callbacks every course run uses.
 
-    - ``ModelCheckpoint``: keeps the best epoch by ``monitor`` and the last one (``last.ckpt``,
-      for resuming with ``fit(..., ckpt_path="last")``);
+    - ``ModelCheckpoint`` keeping the best epoch by ``monitor`` (``trainer.checkpoint_callback``);
+    - a second ``ModelCheckpoint`` keeping the last epoch as ``last.ckpt``, for resuming with
+      ``fit(..., ckpt_path="last")``. (Lightning's own ``save_last=True`` writes ``last.ckpt``
+      only when the best checkpoint changes, so after epochs without improvement it would
+      resume from an older epoch and train it again.)
     - ``EarlyStopping`` on ``monitor`` after ``patience`` epochs without improvement;
-    - ``LearningRateMonitor`` (only with a logger: it logs ``lr-AdamW``).
+    - ``LearningRateMonitor`` (only with a logger: it logs ``lr-AdamW``);
+    - :class:`EpochSeed` (unless ``seed`` is ``None``), so that a resumed run trains as the
+      uninterrupted one.
 
     The progress bar is Lightning's default ``TQDMProgressBar`` (``enable_progress_bar=False``
     turns it off).
@@ -56,31 +103,33 @@ def default_callbacks(
         mode: ``"max"`` (accuracy-like) or ``"min"`` (loss-like).
         patience: Epochs without improvement before stopping, ``>= 1``.
         logger: Whether the run has a logger.
+        seed: Seed of :class:`EpochSeed` (``None``: leave the global random state alone).
 
     Returns:
         A new list of callbacks.
 
     Raises:
         ValueError: If ``mode`` is not ``"max"``/``"min"`` or ``patience`` is below 1.
+        TypeError: If ``patience`` or ``seed`` is not an int.
     """
-    if mode not in ("max", "min"):
-        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-        raise ValueError(f"patience must be an int >= 1, got {patience!r}")
+    check_choice("mode", mode, ("max", "min"))
+    check_int("patience", patience, minimum=1)
     short = monitor.rsplit("/", 1)[-1]
     callbacks: list[Callback] = [
         ModelCheckpoint(
             dirpath=dirpath,
             monitor=monitor,
             mode=mode,
-            save_last=True,
             filename=f"epoch{{epoch:02d}}-{short}{{{monitor}:.3f}}",
             auto_insert_metric_name=False,
         ),
+        ModelCheckpoint(dirpath=dirpath, filename=LAST, enable_version_counter=False),
         EarlyStopping(monitor=monitor, mode=mode, patience=patience),
     ]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    if seed is not None:
+        callbacks.append(EpochSeed(seed))
     return callbacks
 
 
@@ -131,7 +180,8 @@ def make_trainer(
         patience: Early-stopping patience in epochs.
         callbacks: Extra callbacks, added after the defaults (:func:`default_callbacks`).
         logger: ``True`` for :func:`default_loggers`, ``False`` for none, or your logger(s).
-        seed: Seed for Python, NumPy, torch and DataLoader workers (``None``: do not seed).
+        seed: Seed for Python, NumPy, torch and DataLoader workers, and of the
+            :class:`EpochSeed` callback (``None``: do not seed).
         **overrides: Any other ``pl.Trainer`` argument; wins over the profile
             (e.g. ``max_epochs=3``, ``fast_dev_run=True``, ``deterministic=True``).
 
@@ -161,6 +211,7 @@ def make_trainer(
                 mode=mode,
                 patience=patience,
                 logger=bool(logger),
+                seed=seed,
             ),
             *callbacks,
         ],

@@ -98,7 +98,29 @@ def test_configs_match_profiles(name):
     assert data["synthetic"]["test_per_class"] == profile.test_per_class
     assert data["synthetic"]["slices_per_patient"] == profile.slices_per_patient
     callbacks = [c["class_path"].rsplit(".", 1)[-1] for c in trainer["callbacks"]]
-    assert callbacks == ["ModelCheckpoint", "EarlyStopping", "LearningRateMonitor"]
+    assert callbacks == [
+        "ModelCheckpoint",
+        "ModelCheckpoint",
+        "EarlyStopping",
+        "LearningRateMonitor",
+        "EpochSeed",
+    ]
+    assert trainer["default_root_dir"] == f"runs/{name}"
+    assert "save_dir" not in trainer["logger"]["init_args"]  # linked to default_root_dir
+
+
+def test_everything_a_run_writes_goes_under_its_root_dir(kaggle_folder, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    run = tmp_path / "my-run"
+    args = _args("fit", kaggle_folder, "--trainer.default_root_dir", str(run))
+    with pytest.warns(MissingPatientIdsWarning):
+        cli = cli_main([*args, "--trainer.limit_train_batches", "1"])
+    assert list(work.iterdir()) == []  # nothing in the working directory
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert Path(cli.trainer.checkpoint_callback.best_model_path).parent == run / "checkpoints"
+    assert (run / "logs" / "version_0" / "metrics.csv").is_file()
 
 
 def test_config_builds_the_profiles_synthetic_spec(tmp_path, monkeypatch):

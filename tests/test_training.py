@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pickle
+import random
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -16,8 +18,16 @@ from pytorch_lightning.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.config import PROFILES
+from course_lib.data import BrainMRIDataModule
 from course_lib.models import TumorClassifier
-from course_lib.training import default_callbacks, load_classifier, make_trainer, read_metrics
+from course_lib.synthetic_spec import SyntheticSpec
+from course_lib.training import (
+    EpochSeed,
+    default_callbacks,
+    load_classifier,
+    make_trainer,
+    read_metrics,
+)
 
 QUIET = {"enable_progress_bar": False, "enable_model_summary": False}
 
@@ -43,8 +53,9 @@ def test_make_trainer_follows_profile(tmp_path):
     checkpoint = trainer.checkpoint_callback
     assert checkpoint.monitor == "val/balanced_accuracy"
     assert checkpoint.mode == "max"
-    assert checkpoint.save_last is True
-    assert checkpoint.dirpath == str(tmp_path / "checkpoints")
+    last = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)][1]
+    assert (last.monitor, last.filename, last.save_top_k) == (None, "last", 1)
+    assert checkpoint.dirpath == last.dirpath == str(tmp_path / "checkpoints")
     assert trainer.early_stopping_callback.patience == 5
     assert isinstance(trainer.loggers[0], CSVLogger)
 
@@ -90,7 +101,9 @@ def test_make_trainer_rejects_bad_arguments(tmp_path, kwargs, error, match):
 
 def test_default_callbacks_without_logger():
     kinds = [type(c) for c in default_callbacks(logger=False)]
-    assert kinds == [ModelCheckpoint, EarlyStopping]
+    assert kinds == [ModelCheckpoint, ModelCheckpoint, EarlyStopping, EpochSeed]
+    kinds = [type(c) for c in default_callbacks(logger=False, seed=None)]
+    assert kinds == [ModelCheckpoint, ModelCheckpoint, EarlyStopping]
 
 
 def _fit(tmp_path, max_epochs, ckpt_path=None, callbacks=()):
@@ -217,3 +230,73 @@ def test_plot_learning_curves_errors():
         plot_learning_curves({"train/loss": [1.0]})
     with pytest.raises(ValueError, match="available.*accuracy"):
         plot_learning_curves(_curves(), metric="f1_macro")
+
+
+class _StopAfter(Callback):
+    """Stops a run after ``epochs`` epochs, as a lost Colab session would (the schedule of the
+    whole run stays what it was)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch + 1 >= self.epochs:
+            trainer.should_stop = True
+
+
+def _fit_datamodule(root, data_root, workers, ckpt_path=None, stop_after=None):
+    data = BrainMRIDataModule(
+        root=str(data_root),
+        image_size=32,
+        batch_size=8,
+        num_workers=workers,
+        synthetic=SyntheticSpec(per_class=12, test_per_class=4, slices_per_patient=2),
+        seed=3,
+    )
+    trainer = make_trainer(
+        "smoke",
+        root_dir=root,
+        max_epochs=3,
+        limit_train_batches=1.0,
+        logger=False,
+        seed=3,
+        callbacks=[_StopAfter(stop_after)] if stop_after else [],
+        **QUIET,
+    )
+    model = TumorClassifier(backbone="simple_cnn", in_channels=1, num_classes=4)  # seeded
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*exists and is not empty")  # resuming
+        trainer.fit(model, data, ckpt_path=ckpt_path)
+    return model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, workers):
+    data_root = tmp_path / "data"
+    straight = _fit_datamodule(tmp_path / "straight", data_root, workers=workers)
+    _fit_datamodule(tmp_path / "resumed", data_root, workers=workers, stop_after=2)
+    last = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 1  # the last epoch, whether or not it was the best
+    resumed = _fit_datamodule(tmp_path / "resumed", data_root, workers=workers, ckpt_path="last")
+    pairs = zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True)
+    for (name, a), b in pairs:
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_epoch_seed_draws_from_seed_and_epoch(tmp_path):
+    class Epoch:
+        current_epoch = 4
+
+    callback = EpochSeed(seed=9)
+    callback.on_train_batch_start(Epoch(), None, None, 0)
+    first = (torch.rand(2), np.random.rand(), random.random())
+    callback.on_train_batch_start(Epoch(), None, None, 1)  # same epoch: no reseeding
+    assert torch.rand(1) != first[0][0]
+    torch.rand(5)  # whatever ran before the epoch does not matter
+    EpochSeed(seed=9).on_train_batch_start(Epoch(), None, None, 0)
+    again = (torch.rand(2), np.random.rand(), random.random())
+    torch.testing.assert_close(first[0], again[0])
+    assert first[1:] == again[1:]
+    with pytest.raises(ValueError, match="seed"):
+        EpochSeed(seed=-1)
