@@ -2,13 +2,19 @@
 
 Any notebook's training runs the same way from a terminal (or a Colab cell with ``!``)::
 
-    python -m course_lib.cli fit --config configs/cpu.yaml
-    python -m course_lib.cli fit --config configs/cpu.yaml --data.source folder --data.root PATH
-    python -m course_lib.cli test --config configs/cpu.yaml --ckpt_path BEST.ckpt
-    python -m course_lib.cli predict --config configs/cpu.yaml --ckpt_path BEST.ckpt
-    python -m course_lib.cli fit --help                      # every option, with its default
+    course-train fit --config configs/cpu.yaml
+    course-train fit --config configs/cpu.yaml --data.source folder --data.root PATH
+    course-train fit --config configs/cpu.yaml --trainer.default_root_dir runs/my-run
+    course-train test --config configs/cpu.yaml --ckpt_path BEST.ckpt
+    course-train predict --config configs/cpu.yaml --ckpt_path BEST.ckpt
+    course-train fit --help                                  # every option, with its default
 
-``BEST.ckpt``: the best checkpoint that ``fit`` prints (under ``runs/<profile>/checkpoints/``).
+(``python -m course_lib.cli`` is the same command.) ``BEST.ckpt``: the best checkpoint that
+``fit`` prints. Everything a run writes goes under ``trainer.default_root_dir`` (``runs/<profile>``
+in the configs): ``checkpoints/`` (the best epoch, and ``last.ckpt`` to resume from with
+``--ckpt_path <root>/checkpoints/last.ckpt``) and ``logs/``. A user error (a folder in the wrong
+layout, an unreadable image, a damaged checkpoint, one trained for other classes) ends with one
+line ``error: ...`` and exit status 2; ``COURSE_DEBUG=1`` shows the traceback instead.
 
 ``configs/smoke.yaml``, ``cpu.yaml`` and ``gpu.yaml`` follow the profiles of
 :mod:`course_lib.config`, with the callbacks of :func:`course_lib.training.make_trainer`.
@@ -20,6 +26,7 @@ The model's ``num_classes``, ``in_channels`` and ``class_names`` are taken from 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -39,6 +46,7 @@ from torchmetrics.functional.classification import (  # noqa: E402
 from course_lib.config import resolve_precision  # noqa: E402
 from course_lib.data import BrainMRIDataModule  # noqa: E402
 from course_lib.models import TumorClassifier  # noqa: E402
+from course_lib.training import check_checkpoint_classes, read_checkpoint  # noqa: E402
 
 
 class CourseCLI(LightningCLI):
@@ -77,6 +85,37 @@ class CourseCLI(LightningCLI):
             if str(getattr(callback, "class_path", "")).endswith(".ModelCheckpoint"):
                 if init.get("dirpath") is None:
                     init.dirpath = os.path.join(os.fspath(root), "checkpoints")
+
+    def parse_arguments(self, parser, args) -> None:
+        """Parse, then check that ``--ckpt_path`` is a readable checkpoint (one clear error)."""
+        super().parse_arguments(parser, args)
+        path = self._ckpt_path()
+        if path is not None:
+            read_checkpoint(path)  # before Lightning opens it for its hyperparameters
+
+    def _ckpt_path(self) -> str | None:
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path is None or str(path) in ("last", "best", "hpc", "registry"):
+            return None
+        return str(path)
+
+    def _check_ckpt_path(self) -> None:
+        path = self._ckpt_path()
+        if path is not None:
+            check_checkpoint_classes(read_checkpoint(path), self.datamodule.classes, path)
+
+    def before_fit(self) -> None:
+        """Check ``--ckpt_path`` (a resumed run) before training starts."""
+        self._check_ckpt_path()
+
+    def before_test(self) -> None:
+        """Check ``--ckpt_path``: readable, and trained for the data's classes."""
+        self._check_ckpt_path()
+
+    def before_predict(self) -> None:
+        """Check ``--ckpt_path``: readable, and trained for the data's classes."""
+        self._check_ckpt_path()
 
     def after_fit(self) -> None:
         """Print where the best checkpoint is and the final epoch's metrics."""
@@ -160,5 +199,48 @@ def cli_main(args: list[str] | None = None, *, run: bool = True) -> CourseCLI:
         sys.argv = argv
 
 
+#: What a user can get wrong; :func:`main` prints these as one line.
+USER_ERRORS = (ValueError, OSError, pickle.UnpicklingError)
+
+
+def one_line(error: BaseException) -> str:
+    r"""The message of an error on one line, also when a DataLoader worker raised it.
+
+    Torch re-raises a worker's exception with its traceback in the message ("Caught X in
+    DataLoader worker process 0. Original Traceback ..."); the last line is the original message.
+
+    >>> one_line(ValueError("Caught ValueError in worker.\nOriginal Traceback:\nValueError: bad"))
+    'bad'
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if "Original Traceback" in str(error):
+        last = lines[-1]
+        name, _, message = last.partition(": ")
+        return message if message and name.replace(".", "").isidentifier() else last
+    return " ".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``course-train``: run the CLI; a user error prints one line and returns 2.
+
+    Args:
+        argv: The arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0, or 2 after an error a user can fix.
+    """
+    try:
+        cli_main(argv)
+    except USER_ERRORS as error:
+        if os.environ.get("COURSE_DEBUG"):
+            raise
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        print("(set COURSE_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    cli_main()
+    sys.exit(main())

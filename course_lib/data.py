@@ -141,7 +141,14 @@ class BrainMRIDataset(Dataset):
         """The ``i``-th image resized, (image_size, image_size) uint8, before any transform."""
         if i in self._cache:
             return self._cache[i]
-        image = resize_uint8(datasets.load_image(self.index.at[i, "path"]), self.image_size)
+        try:
+            raw = datasets.load_image(self.index.at[i, "path"])
+        except datasets.UnreadableImageError as error:
+            raise datasets.UnreadableImageError(
+                f"{error} To leave such files out, open every image first with "
+                "skip_unreadable=True (command line: --data.skip_unreadable true)."
+            ) from error
+        image = resize_uint8(raw, self.image_size)
         if self.cache:
             self._cache[i] = image
         return image

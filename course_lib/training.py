@@ -12,7 +12,9 @@ import contextlib
 import importlib.util
 import logging
 import os
+import pickle
 import random
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -222,6 +224,88 @@ def make_trainer(
     return pl.Trainer(**kwargs)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: empty, corrupt, not Lightning's, or for other classes."""
+
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
+    """A checkpoint holding Python objects that ``torch.load(weights_only=True)`` refuses."""
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a Lightning checkpoint safely (``weights_only=True``) and check that it is one.
+
+    Args:
+        path: A ``.ckpt`` file.
+
+    Returns:
+        The checkpoint dict (``state_dict``, ``hyper_parameters``, ...), tensors on the CPU.
+
+    Raises:
+        FileNotFoundError: If there is no file at ``path``.
+        CheckpointError: If the file is empty, corrupt or truncated, or not a Lightning
+            checkpoint.
+        UnsafeCheckpointError: If it holds arbitrary Python objects, which ``weights_only``
+            refuses to build (see :func:`load_classifier`); also a ``pickle.UnpicklingError``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint_path {os.fspath(path)!r} is not a file: pass a .ckpt that fit wrote "
+            "(it prints the best one; the last epoch is <root>/checkpoints/last.ckpt)."
+        )
+    if path.stat().st_size == 0:
+        raise CheckpointError(
+            f"Checkpoint {os.fspath(path)!r} is empty (0 bytes): the run that wrote it was "
+            "probably stopped while saving. Use another checkpoint (the best one, or last.ckpt)."
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if found:  # a readable file with objects we refuse to build: not "corrupt"
+            raise UnsafeCheckpointError(
+                f"Checkpoint {os.fspath(path)!r} holds Python objects ({found.group(1)}) that a "
+                "safe load refuses, since loading them can run code. If you trust the file, "
+                "load it with TumorClassifier.load_from_checkpoint(path, weights_only=False)."
+            ) from error
+        raise CheckpointError(_corrupt(path, error)) from error
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for a damaged file
+        raise CheckpointError(_corrupt(path, error)) from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"{os.fspath(path)!r} is not a Lightning checkpoint (it has no state_dict); pass a "
+            ".ckpt written by a Trainer."
+        )
+    return checkpoint
+
+
+def _corrupt(path: Path, error: Exception) -> str:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (
+        f"Checkpoint {os.fspath(path)!r} cannot be read ({reason}): it is corrupt or truncated. "
+        "Use another checkpoint (the best one, or last.ckpt), or train again."
+    )
+
+
+def check_checkpoint_classes(checkpoint: dict, class_names, path: str | os.PathLike = "") -> None:
+    """Check that a checkpoint was trained for ``class_names`` (their number and order).
+
+    Raises:
+        CheckpointError: If its model has another number of classes, or other class names.
+    """
+    hparams = checkpoint.get("hyper_parameters", {})
+    trained, names = hparams.get("num_classes"), hparams.get("class_names")
+    wanted = list(class_names)
+    if trained is None or (trained == len(wanted) and (names is None or list(names) == wanted)):
+        return
+    raise CheckpointError(
+        f"Checkpoint {os.fspath(path)!r} was trained for {trained} classes ({names}); the data "
+        f"has {len(wanted)} ({wanted}). Use a checkpoint trained on these classes, or the same "
+        "data options (source, classes) that fit used."
+    )
+
+
 def load_classifier(
     checkpoint_path: str | os.PathLike, *, map_location: str | torch.device = "cpu"
 ) -> TumorClassifier:
@@ -244,10 +328,12 @@ def load_classifier(
 
     Raises:
         FileNotFoundError: If the file does not exist.
+        CheckpointError: If it is empty, corrupt or not a Lightning checkpoint.
+        UnsafeCheckpointError: If it holds arbitrary Python objects (a
+            ``pickle.UnpicklingError`` too).
     """
     path = Path(checkpoint_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint_path {os.fspath(path)!r} is not a file")
+    read_checkpoint(path)
     model = TumorClassifier.load_from_checkpoint(path, map_location=map_location, weights_only=True)
     return model.eval()
 

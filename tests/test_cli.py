@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from phantoms import blob, write
 from PIL import Image
+from PIL import Image as PILImage
 
-from course_lib.cli import CourseCLI, cli_main
+from course_lib.cli import CourseCLI, cli_main, main
 from course_lib.config import CLASS_NAMES, PROFILES
 from course_lib.data import MissingPatientIdsWarning
-from course_lib.datasets import synthetic_dir
+from course_lib.datasets import UnreadableFilesWarning, synthetic_dir
 from course_lib.synthetic_spec import SyntheticSpec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -145,3 +148,117 @@ def test_kaggle_gpu_recipe_parses(tmp_path, monkeypatch):
     assert cli.model.hparams.backbone in ("resnet18", "efficientnet_b0")
     assert cli.datamodule.image_size == 224
     assert cli.trainer.max_epochs >= 20
+
+
+# --------------------------------------------------------------------------- one-line errors
+
+no_ids = pytest.mark.filterwarnings("ignore::course_lib.data.MissingPatientIdsWarning")
+
+
+def fails(capsys, args) -> str:
+    """Run course-train; check it failed with exactly one error line; return that line."""
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: "), lines
+    assert "Traceback" not in lines[0] and lines[1] == "(set COURSE_DEBUG=1 to see the traceback)"
+    return lines[0]
+
+
+def tree(root: Path, folders: dict[str, int]) -> Path:
+    for name, n in folders.items():
+        for i in range(n):
+            write(root / name / f"{i}.png", blob(100 * len(name) + i, 24))
+    return root
+
+
+def fit_args(root, *extra):
+    return _args("fit", root, "--trainer.limit_train_batches", "1", *extra)
+
+
+@no_ids
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        (None, "No folder at"),
+        ({"glioma": 3, "dogs": 3}, "Folder 'dogs' .* is not one of the classes"),
+        ({"glioma": 3, "notumor": 0}, "holds no images"),
+        ({"yes": 3, "no": 3}, "Br35H layout.*--data.source br35h"),
+        ({"Training/glioma": 3}, "has Training/ but no Testing/ folder"),
+        ({"glioma": 8}, r"training split has no image of \['meningioma', 'notumor', 'pituitary'\]"),
+        ({"glioma": 8, "meningioma": 8, "pituitary": 8}, "--data.classes '\\[glioma,meningioma"),
+    ],
+)
+def test_bad_folders_give_one_line(tmp_path, monkeypatch, capsys, layout, message):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "data"
+    if layout is not None:
+        tree(root, layout)
+        for name in layout:
+            (root / name).mkdir(parents=True, exist_ok=True)
+    assert re.search(message, fails(capsys, fit_args(root)))
+
+
+@no_ids
+def test_three_of_four_classes_train_a_three_class_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tree(tmp_path / "data", {"glioma": 10, "meningioma": 10, "pituitary": 10})
+    cli = cli_main(fit_args(root, "--data.classes", "[glioma,meningioma,pituitary]"))
+    assert cli.model.hparams.num_classes == 3
+    assert cli.model.class_names == ["glioma", "meningioma", "pituitary"]
+
+
+@no_ids
+def test_an_unreadable_image_during_fit_is_named_and_can_be_skipped(
+    kaggle_folder, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    bad = kaggle_folder / "Training" / "glioma" / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n not really")
+    line = fails(capsys, fit_args(kaggle_folder, "--trainer.limit_train_batches", "1.0"))
+    assert "broken.png" in line and "--data.skip_unreadable true" in line
+    with pytest.warns(UnreadableFilesWarning, match="broken.png"):
+        cli = cli_main(fit_args(kaggle_folder, "--data.skip_unreadable", "true"))
+    assert str(bad) not in set(cli.datamodule.index["path"])
+
+
+@no_ids
+def test_an_image_over_the_decompression_bomb_limit(kaggle_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write(kaggle_folder / "Training" / "glioma" / "huge.png", blob(1, 64))
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # 64 x 64 is over twice that
+    line = fails(capsys, fit_args(kaggle_folder, "--trainer.limit_train_batches", "1.0"))
+    assert "huge.png" in line and "too large" in line
+
+
+def test_a_data_folder_that_cannot_be_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(blocked))
+    line = fails(capsys, ["fit", "--config", str(CONFIGS / "smoke.yaml")])
+    assert "Cannot write the dataset" in line and "COURSE_DATA_DIR" in line
+    assert blocked.read_text() == "not a folder"
+
+
+@no_ids
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "is empty"), (b"PK\x03\x04 half a zip", "cannot be read"), (None, "is not a file")],
+)
+def test_a_damaged_checkpoint(kaggle_folder, tmp_path, monkeypatch, capsys, content, message):
+    monkeypatch.chdir(tmp_path)
+    checkpoint = tmp_path / "model.ckpt"
+    if content is not None:
+        checkpoint.write_bytes(content)
+    line = fails(capsys, _args("test", kaggle_folder, "--ckpt_path", str(checkpoint)))
+    assert message in line and "model.ckpt" in line
+
+
+@no_ids
+def test_a_checkpoint_for_other_classes(kaggle_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    two = tree(tmp_path / "two", {"glioma": 10, "pituitary": 10})
+    cli = cli_main(fit_args(two, "--data.classes", "[glioma,pituitary]"))
+    best = cli.trainer.checkpoint_callback.best_model_path
+    line = fails(capsys, _args("test", kaggle_folder, "--ckpt_path", best))
+    assert "trained for 2 classes" in line and "the data has 4" in line

@@ -22,10 +22,13 @@ from course_lib.data import BrainMRIDataModule
 from course_lib.models import TumorClassifier
 from course_lib.synthetic_spec import SyntheticSpec
 from course_lib.training import (
+    CheckpointError,
     EpochSeed,
+    check_checkpoint_classes,
     default_callbacks,
     load_classifier,
     make_trainer,
+    read_checkpoint,
     read_metrics,
 )
 
@@ -300,3 +303,32 @@ def test_epoch_seed_draws_from_seed_and_epoch(tmp_path):
     assert first[1:] == again[1:]
     with pytest.raises(ValueError, match="seed"):
         EpochSeed(seed=-1)
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "match"),
+    [
+        (b"", CheckpointError, "is empty"),
+        (b"\x80\x02 garbage", CheckpointError, "cannot be read"),
+        (None, CheckpointError, "not a Lightning checkpoint"),
+    ],
+)
+def test_read_checkpoint_names_what_is_wrong(tmp_path, content, error, match):
+    path = tmp_path / "x.ckpt"
+    if content is None:
+        torch.save({"weights": torch.zeros(2)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(error, match=match):
+        read_checkpoint(path)
+    with pytest.raises(error, match=match):
+        load_classifier(path)
+
+
+def test_check_checkpoint_classes(tmp_path):
+    checkpoint = {"hyper_parameters": {"num_classes": 2, "class_names": ["notumor", "tumor"]}}
+    check_checkpoint_classes(checkpoint, ["notumor", "tumor"])
+    with pytest.raises(CheckpointError, match="trained for 2 classes"):
+        check_checkpoint_classes(checkpoint, ["glioma", "meningioma", "notumor", "pituitary"])
+    with pytest.raises(CheckpointError, match="trained for 2 classes"):
+        check_checkpoint_classes(checkpoint, ["tumor", "notumor"])  # same number, other order

@@ -277,11 +277,7 @@ def _unknown_folder_message(folder: str, root: Path, names: list[str], classes) 
             "--data.source br35h)."
         )
     if lowered & set(SPLIT_FOLDERS["train"] + SPLIT_FOLDERS["test"]):
-        return (
-            f"{str(root)!r} holds split folders ({names}), not class folders: read it with "
-            "source='kaggle' (or 'folder', which reads Training/Testing too), or point root "
-            "at one split folder."
-        )
+        return _missing_split_message(root)
     aliases = sorted(a for a, c in CLASS_ALIASES.items() if c in classes and a != c)
     return (
         f"Folder {folder!r} in {str(root)!r} is not one of the classes {list(classes)} "
