@@ -117,7 +117,7 @@ def check_number(
         raise TypeError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if above is not None and not value > above:
+    if above is not None and (not value > above or (maximum is not None and value > maximum)):
         bound = f"> {above}" if maximum is None else f"> {above} and <= {maximum}"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -166,3 +166,45 @@ def check_type(name: str, value: T, kinds: type | tuple[type, ...], what: str) -
     if not isinstance(value, kinds):
         raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r:.60}")
     return value
+
+
+_BRACKETS = {"both": "[]", "left": "[)", "right": "(]", "neither": "()"}
+
+
+def check_interval(name: str, value, low: float, high: float, *, closed: str = "both") -> float:
+    """Check that ``value`` is a finite number in the interval from ``low`` to ``high``.
+
+    For the bounds that ``check_number`` cannot say: a half-open interval such as ``[0, 1)``.
+
+    Args:
+        name: The argument's name, for the message.
+        value: What the caller passed.
+        low: Lower end of the interval.
+        high: Upper end of the interval.
+        closed: Which ends belong to the interval: ``"both"`` (``[low, high]``), ``"left"``
+            (``[low, high)``), ``"right"`` (``(low, high]``) or ``"neither"`` (``(low, high)``),
+            as in ``pandas.Interval``.
+
+    Returns:
+        ``float(value)``.
+
+    Raises:
+        TypeError: If ``value`` is not a number.
+        ValueError: If it is NaN, infinite or outside the interval, or ``closed`` is unknown.
+
+    >>> check_interval("dropout", 0.5, 0, 1, closed="left")
+    0.5
+    >>> check_interval("dropout", 1.0, 0, 1, closed="left")
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout must be in [0, 1), got 1.0
+    """
+    brackets = _BRACKETS[check_choice("closed", closed, _BRACKETS)]
+    number = check_number(name, value)
+    above_low = number >= low if brackets[0] == "[" else number > low
+    below_high = number <= high if brackets[1] == "]" else number < high
+    if not (above_low and below_high):
+        raise ValueError(
+            f"{name} must be in {brackets[0]}{low}, {high}{brackets[1]}, got {value!r}"
+        )
+    return number

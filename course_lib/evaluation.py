@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from course_lib._validation import check_choice, check_int, check_type
 from course_lib.config import CLASS_NAMES, default_device
+from course_lib.metrics import apply_temperature, check_labels, check_probs
 
 #: Views for test-time augmentation: name to a function on a float batch ``(N, C, H, W)``.
 #: ``"hflip"`` mirrors left and right, which a roughly symmetric brain tolerates; ``"vflip"``
@@ -85,9 +87,8 @@ class Predictions:
 
         Raises:
             ValueError: If ``temperature`` is not a finite number > 0.
+            TypeError: If it is not a number.
         """
-        from course_lib.metrics import apply_temperature
-
         return replace(self, logits=apply_temperature(self.logits, temperature))
 
 
@@ -183,8 +184,7 @@ def predict_split(
     Raises:
         ValueError: If ``split`` is not ``"val"`` or ``"test"``.
     """
-    if split not in ("val", "test"):
-        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    check_choice("split", split, ("val", "test"))
     datamodule.setup()
     loader = getattr(datamodule, f"{split}_dataloader")()
     index = getattr(datamodule, f"{split}_index")
@@ -222,18 +222,16 @@ def most_confident_mistakes(
     Raises:
         ValueError: If ``k < 1``, the shapes do not match, or ``one_per_patient`` is set
             without ``patient_ids``.
+        TypeError: If ``k`` is not an int, or the labels or probabilities have the wrong dtype.
 
     >>> probs = [[0.9, 0.1], [0.8, 0.2], [0.4, 0.6]]
     >>> most_confident_mistakes([0, 1, 1], probs, class_names="ab").drop(columns="caption")
       true predicted  confidence  p_true
     1    b         a         0.8     0.2
     """
-    from course_lib.metrics import _check_probs, _check_y_true
-
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    y = _check_y_true(y_true)
-    p = _check_probs(probs, len(y))
+    k = check_int("k", k, minimum=1)
+    y = check_labels(y_true)
+    p = check_probs(probs, len(y))
     names = [str(n) for n in class_names]
     if len(names) != p.shape[1] or y.max() >= p.shape[1]:
         raise ValueError(
@@ -310,7 +308,7 @@ def model_card(
 
     Raises:
         ValueError: If ``name`` or ``data`` is empty, or ``metrics`` lacks a column.
-        TypeError: If ``metrics`` is not a DataFrame.
+        TypeError: If ``name`` or ``data`` is not a string, or ``metrics`` not a DataFrame.
 
     >>> frame = pd.DataFrame({"point": [0.9], "low": [0.8], "high": [0.95]}, index=["accuracy"])
     >>> card = model_card(name="cnn", metrics=frame, data="Synthetic slices.")
@@ -318,10 +316,9 @@ def model_card(
     (True, True)
     """
     for arg, value in (("name", name), ("data", data)):
-        if not isinstance(value, str) or not value.strip():
+        if not check_type(arg, value, str, "a string").strip():
             raise ValueError(f"{arg} must be a non-empty string, got {value!r}")
-    if not isinstance(metrics, pd.DataFrame):
-        raise TypeError(f"metrics must be a pandas DataFrame, got {type(metrics).__name__}")
+    check_type("metrics", metrics, pd.DataFrame, "a pandas DataFrame")
     missing = [c for c in ("point", "low", "high") if c not in metrics.columns]
     if missing:
         raise ValueError(f"metrics lacks columns {missing}; use metrics.bootstrap_report")

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
+from course_lib._validation import check_choice, check_int, check_interval, check_number
+
 _REDUCTIONS = ("none", "mean", "sum")
 _WEIGHT_METHODS = ("inverse", "inverse_sqrt", "effective")
 
@@ -50,6 +52,7 @@ class FocalLoss(nn.Module):
     Raises:
         ValueError: If ``gamma < 0``, ``reduction`` is unknown, ``label_smoothing`` is outside
             ``[0, 1]`` or ``weight`` is not a 1-D non-negative tensor.
+        TypeError: If ``gamma`` or ``label_smoothing`` is not a number.
 
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     >>> target = torch.tensor([0, 0])
@@ -67,12 +70,9 @@ class FocalLoss(nn.Module):
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
-        if not np.isfinite(gamma) or gamma < 0:
-            raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        check_number("gamma", gamma, minimum=0)
+        check_choice("reduction", reduction, _REDUCTIONS)
+        check_interval("label_smoothing", label_smoothing, 0, 1)
         if weight is not None:
             weight = torch.as_tensor(weight, dtype=torch.float32)
             if weight.ndim != 1 or bool((weight < 0).any()) or not bool(weight.isfinite().all()):
@@ -188,19 +188,17 @@ def class_weights(
     Raises:
         ValueError: If ``method`` is unknown, ``num_classes < 1``, a label is outside
             ``[0, C)``, ``labels`` is empty or not 1-D, or ``beta`` is outside ``[0, 1)``.
-        TypeError: If ``labels`` is not integer.
+        TypeError: If ``labels`` is not integer, ``num_classes`` not an int or ``beta`` not a
+            number.
 
     >>> class_weights([0, 0, 0, 1], num_classes=2)
     tensor([0.5000, 1.5000])
     >>> class_weights([0, 0, 0, 1], num_classes=2, method="inverse_sqrt")
     tensor([0.7321, 1.2679])
     """
-    if method not in _WEIGHT_METHODS:
-        raise ValueError(f"method must be one of {_WEIGHT_METHODS}, got {method!r}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta must be in [0, 1), got {beta!r}")
+    check_choice("method", method, _WEIGHT_METHODS)
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    beta = check_interval("beta", beta, 0, 1, closed="left")
     arr = _check_labels(labels)
     if arr.max() >= num_classes:
         raise ValueError(f"labels must be < num_classes={num_classes}, got max {arr.max()}")
@@ -268,17 +266,16 @@ def make_weighted_sampler(
     Raises:
         ValueError: If ``num_samples < 1`` or ``labels`` is invalid (see
             :func:`sampler_weights`).
-        TypeError: If ``seed`` is not an int or ``labels`` is not integer.
+        TypeError: If ``seed`` or ``num_samples`` is not an int, or ``labels`` is not integer.
 
     >>> len(make_weighted_sampler([0, 0, 0, 1], num_samples=8))
     8
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    seed = check_int("seed", seed)
     weights = sampler_weights(labels)
+    if num_samples is not None:
+        num_samples = check_int("num_samples", num_samples, minimum=1)
     num_samples = len(weights) if num_samples is None else num_samples
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
     generator = torch.Generator().manual_seed(seed)
     return WeightedRandomSampler(
         weights, num_samples=num_samples, replacement=True, generator=generator

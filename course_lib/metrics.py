@@ -27,11 +27,13 @@ import torch
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     average_precision_score,
+    multilabel_confusion_matrix,
     precision_recall_curve,
     roc_auc_score,
     roc_curve,
 )
 
+from course_lib._validation import check_int, check_interval, check_number
 from course_lib.config import CLASS_NAMES
 
 
@@ -45,7 +47,28 @@ def _to_numpy(x, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from err
 
 
-def _check_y_true(y_true, name: str = "y_true") -> np.ndarray:
+def check_labels(y_true, name: str = "y_true") -> np.ndarray:
+    """Check an array of class indices and return it as a new int64 array.
+
+    Args:
+        y_true: Integer class indices ``(N,)``: a list, numpy array or torch tensor; a ``bool``
+            array counts as the labels 0/1 (e.g. ``y == 0``).
+        name: The argument's name, for the messages.
+
+    Returns:
+        Int64 array ``(N,)``.
+
+    Raises:
+        ValueError: If it is not a non-empty 1-D array or holds a negative index.
+        TypeError: If it is not array-like or not integer.
+
+    >>> check_labels([0, 2, 1])
+    array([0, 2, 1])
+    >>> check_labels([0.0, 1.0])
+    Traceback (most recent call last):
+    ...
+    TypeError: y_true must hold integer class indices, got dtype float64
+    """
     arr = _to_numpy(y_true, name)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of class indices, got {arr.shape}")
@@ -58,7 +81,30 @@ def _check_y_true(y_true, name: str = "y_true") -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _check_probs(probs, n: int | None = None, name: str = "probs") -> np.ndarray:
+def check_probs(probs, n: int | None = None, name: str = "probs") -> np.ndarray:
+    """Check a table of class probabilities and return it as a new float64 array.
+
+    Args:
+        probs: Probabilities ``(N, C)`` with ``C >= 2``, rows summing to 1 (within 1e-3): a
+            list, numpy array or torch tensor of floats.
+        n: The number of rows it must have (``len(y_true)``), or ``None``.
+        name: The argument's name, for the messages.
+
+    Returns:
+        Float64 array ``(N, C)``.
+
+    Raises:
+        ValueError: On a wrong shape or number of rows, values outside ``[0, 1]`` or rows not
+            summing to 1 (logits instead of probabilities, say).
+        TypeError: If it is not array-like or not floating point.
+
+    >>> check_probs([[0.25, 0.75]])
+    array([[0.25, 0.75]])
+    >>> check_probs([[2.0, -1.0]])
+    Traceback (most recent call last):
+    ...
+    ValueError: probs must be probabilities in [0, 1] (apply softmax to logits first)
+    """
     arr = _to_numpy(probs, name)
     if arr.ndim != 2 or arr.shape[1] < 2:
         raise ValueError(f"{name} must have shape (N, C) with C >= 2, got {arr.shape}")
@@ -84,9 +130,30 @@ def _check_logits(logits, n: int | None = None, name: str = "logits") -> np.ndar
     return arr.astype(np.float64)
 
 
-def _labels_and_preds(y_true, y_score, num_classes: int | None):
-    """Return (y_true, y_pred, probs or None, C) after checking shapes and ranges."""
-    y_true = _check_y_true(y_true)
+def labels_and_predictions(y_true, y_score, num_classes: int | None = None):
+    """Check labels with their predictions (labels or probabilities) and bring them together.
+
+    Args:
+        y_true: Integer labels ``(N,)``.
+        y_score: Predicted labels ``(N,)`` or probabilities ``(N, C)`` (the argmax is taken).
+        num_classes: ``C``; default: the number of columns of probabilities, else
+            ``max(label) + 1``.
+
+    Returns:
+        ``(y_true, y_pred, probs, C)``: int64 labels and predictions ``(N,)``, float64
+        probabilities ``(N, C)`` or ``None`` when ``y_score`` holds labels, and the number of
+        classes.
+
+    Raises:
+        ValueError: On empty or mismatched inputs, labels outside ``[0, C)`` or probabilities
+            with another number of columns than ``num_classes``.
+        TypeError: If labels are not integer or probabilities not floating point.
+
+    >>> labels_and_predictions([0, 1], [[0.8, 0.2], [0.4, 0.6]])[1:]
+    (array([0, 1]), array([[0.8, 0.2],
+           [0.4, 0.6]]), 2)
+    """
+    y_true = check_labels(y_true)
     score = _to_numpy(y_score, "y_score")
     if score.ndim not in (1, 2):
         raise ValueError(
@@ -95,13 +162,13 @@ def _labels_and_preds(y_true, y_score, num_classes: int | None):
         )
     probs = None
     if score.ndim == 2:
-        probs = _check_probs(score, len(y_true), name="y_score")
+        probs = check_probs(score, len(y_true), name="y_score")
         y_pred = probs.argmax(axis=1)
         c = probs.shape[1]
         if num_classes is not None and num_classes != c:
             raise ValueError(f"y_score has {c} columns but {num_classes} class names were given")
     else:
-        y_pred = _check_y_true(score, name="y_score")
+        y_pred = check_labels(score, name="y_score")
         if len(y_pred) != len(y_true):
             raise ValueError(
                 f"y_score has {len(y_pred)} entries but y_true has {len(y_true)}; pass one "
@@ -127,11 +194,9 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- the report
 def _per_class_counts(y_true: np.ndarray, y_pred: np.ndarray, c: int):
-    cm = np.bincount(y_true * c + y_pred, minlength=c * c).reshape(c, c)  # rows: true class
-    tp = np.diag(cm).astype(np.float64)
-    fn = cm.sum(axis=1) - tp
-    fp = cm.sum(axis=0) - tp
-    tn = cm.sum() - tp - fn - fp
+    """One-vs-rest TP, FP, FN and TN of each class, float64 ``(C,)`` each (scikit-learn's)."""
+    counts = multilabel_confusion_matrix(y_true, y_pred, labels=np.arange(c)).astype(np.float64)
+    tn, fp, fn, tp = (counts[:, i, j] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
     return tp, fp, fn, tn
 
 
@@ -157,7 +222,7 @@ def headline_metrics(y_true, y_pred, num_classes: int | None = None) -> dict[str
     >>> headline_metrics([0, 0, 1, 1], [0, 1, 1, 1])
     {'accuracy': 0.75, 'balanced_accuracy': 0.75, 'macro_f1': 0.7333333333333334}
     """
-    y_true, y_pred, _, c = _labels_and_preds(y_true, y_pred, num_classes)
+    y_true, y_pred, _, c = labels_and_predictions(y_true, y_pred, num_classes)
     tp, fp, fn, _ = _per_class_counts(y_true, y_pred, c)
     f1 = _safe_div(2 * tp, 2 * tp + fp + fn)
     return {
@@ -207,7 +272,7 @@ def classification_report_frame(
     micro avg         0.75         0.75      0.750  0.750        4
     """
     names = [str(n) for n in class_names]
-    y_true, y_pred, _, c = _labels_and_preds(y_true, y_score, len(names))
+    y_true, y_pred, _, c = labels_and_predictions(y_true, y_score, len(names))
     tp, fp, fn, tn = _per_class_counts(y_true, y_pred, c)
     sens = _safe_div(tp, tp + fn)
     spec = _safe_div(tn, tn + fp)
@@ -237,12 +302,9 @@ class BootstrapCI(NamedTuple):
 
 
 def _check_bootstrap_args(n_resamples, ci, seed) -> None:
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive int, got {n_resamples!r}")
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must be in (0, 1), e.g. 0.95, got {ci!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    check_int("n_resamples", n_resamples, minimum=1)
+    check_interval("ci", ci, 0, 1, closed="neither")
+    check_int("seed", seed)
 
 
 def _check_groups(groups, n: int) -> np.ndarray | None:
@@ -330,7 +392,8 @@ def bootstrap_ci(
     Raises:
         ValueError: On invalid ``n_resamples``, ``ci``, ``groups`` or mismatched lengths, or if
             ``metric_fn`` raises it on the full data.
-        TypeError: If ``seed`` is not an int or ``metric_fn`` is not callable.
+        TypeError: If ``seed`` or ``n_resamples`` is not an int, ``ci`` not a number, or
+            ``metric_fn`` not callable.
 
     >>> from sklearn.metrics import accuracy_score
     >>> res = bootstrap_ci(accuracy_score, [0, 1, 1, 0] * 5, [0, 1, 0, 0] * 5, n_resamples=200)
@@ -340,7 +403,7 @@ def bootstrap_ci(
     if not callable(metric_fn):
         raise TypeError(f"metric_fn must be callable, got {type(metric_fn).__name__}")
     _check_bootstrap_args(n_resamples, ci, seed)
-    y_true = _check_y_true(y_true)
+    y_true = check_labels(y_true)
     y_score = _to_numpy(y_score, "y_score")
     if y_score.ndim == 0 or len(y_score) != len(y_true):
         raise ValueError(f"y_score must have {len(y_true)} rows like y_true, got {y_score.shape}")
@@ -398,7 +461,8 @@ def bootstrap_report(
     Raises:
         ValueError: On invalid inputs (see :func:`classification_report_frame` and
             :func:`bootstrap_ci`).
-        TypeError: If ``seed`` is not an int, or labels are not integer.
+        TypeError: If ``seed`` or ``n_resamples`` is not an int, ``ci`` not a number, or labels
+            are not integer.
 
     >>> y = [0, 1, 2, 0, 1, 2] * 4
     >>> bootstrap_report(y, y, ["a", "b", "c"], n_resamples=20)
@@ -412,11 +476,8 @@ def bootstrap_report(
     """
     _check_bootstrap_args(n_resamples, ci, seed)
     names = [str(n) for n in class_names]
-    y_true, y_pred, probs, c = _labels_and_preds(y_true, y_score, len(names))
+    y_true, y_pred, probs, c = labels_and_predictions(y_true, y_score, len(names))
     groups = _check_groups(groups, len(y_true))
-
-    def _head(key):
-        return lambda t, p: headline_metrics(t, p, c)[key]
 
     def _sens(k):
         def fn(t, p):
@@ -427,16 +488,24 @@ def bootstrap_report(
 
         return fn
 
-    metrics: dict[str, tuple[Callable, np.ndarray]] = {
-        "accuracy": (_head("accuracy"), y_pred),
-        "balanced accuracy": (_head("balanced_accuracy"), y_pred),
-        "macro F1": (_head("macro_f1"), y_pred),
-    }
+    # The three headline metrics come from one confusion matrix per resample.
+    headline = {"accuracy": "accuracy", "balanced accuracy": "balanced_accuracy"}
+    headline["macro F1"] = "macro_f1"
+    point = headline_metrics(y_true, y_pred, c)
+    draws = [
+        headline_metrics(y_true[idx], y_pred[idx], c)
+        for idx in _resample_indices(len(y_true), groups, n_resamples, seed)
+    ]
+    rows = {}
+    for name, key in headline.items():
+        values = np.array([draw[key] for draw in draws])
+        values = values[np.isfinite(values)]
+        rows[name] = [point[key], *_interval(values, ci), n_resamples - values.size]
+    metrics: dict[str, tuple[Callable, np.ndarray]] = {}
     for k, name in enumerate(names):
         metrics[f"sensitivity ({name})"] = (_sens(k), y_pred)
     if probs is not None:
         metrics["macro AUROC"] = (_macro_auroc, probs)
-    rows = {}
     for name, (fn, score) in metrics.items():
         try:
             point, values, skipped = _bootstrap_values(fn, y_true, score, groups, n_resamples, seed)
@@ -451,17 +520,14 @@ def bootstrap_report(
 
 
 # ----------------------------------------------------------------------------- calibration
-def _check_n_bins(n_bins) -> None:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
-
-
 def reliability_curve(probs, y_true, n_bins: int = 15) -> pd.DataFrame:
     """Top-label reliability table: per confidence bin, mean confidence, accuracy and count.
 
     Confidence is the largest probability of each row; bins are equal-width on ``[0, 1]``,
-    closed on the left (``[lo, hi)``, the last one ``[lo, 1]``), as in torchmetrics.
-    Empty bins are kept with ``count`` 0 and NaN ``confidence``/``accuracy``.
+    closed on the left (``[lo, hi)``, the last one ``[lo, 1]``), as in torchmetrics (which
+    gives a confidence of exactly 1.0 a bin of its own instead, see
+    :func:`expected_calibration_error`). Empty bins are kept with ``count`` 0 and NaN
+    ``confidence``/``accuracy``.
 
     Args:
         probs: Probabilities ``(N, C)``.
@@ -473,8 +539,9 @@ def reliability_curve(probs, y_true, n_bins: int = 15) -> pd.DataFrame:
         accuracy, count``.
 
     Raises:
-        ValueError: On invalid ``n_bins``, mismatched shapes or rows that are not probabilities.
-        TypeError: If ``y_true`` is not integer or ``probs`` not floating point.
+        ValueError: If ``n_bins < 1``, on mismatched shapes or rows that are not probabilities.
+        TypeError: If ``n_bins`` is not an int, ``y_true`` not integer or ``probs`` not
+            floating point.
 
     >>> probs = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]
     >>> reliability_curve(probs, [0, 1, 1], n_bins=2)
@@ -482,9 +549,9 @@ def reliability_curve(probs, y_true, n_bins: int = 15) -> pd.DataFrame:
     0        0.0        0.5         NaN       NaN      0
     1        0.5        1.0         0.8  0.666667      3
     """
-    _check_n_bins(n_bins)
-    y_true = _check_y_true(y_true)
-    probs = _check_probs(probs, len(y_true))
+    check_int("n_bins", n_bins, minimum=1)
+    y_true = check_labels(y_true)
+    probs = check_probs(probs, len(y_true))
     conf = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -505,11 +572,15 @@ def reliability_curve(probs, y_true, n_bins: int = 15) -> pd.DataFrame:
 
 
 def expected_calibration_error(probs, y_true, *, n_bins: int = 15) -> float:
-    """Top-label expected calibration error (Guo et al. 2017).
+    """Top-label expected calibration error (Guo et al. 2017), computed by torchmetrics.
 
-    ``ECE = sum_b (n_b / N) * |accuracy_b - confidence_b|`` over the bins of
-    :func:`reliability_curve`; the same value as torchmetrics'
-    ``MulticlassCalibrationError(norm="l1")``. 0 is perfect calibration.
+    ``ECE = sum_b (n_b / N) * |accuracy_b - confidence_b|`` over equal-width bins of the top
+    probability: torchmetrics' ``multiclass_calibration_error(norm="l1")``, on the bins of
+    :func:`reliability_curve` (so the count-weighted mean gap of its table gives the same
+    number). 0 is perfect calibration. torchmetrics rounds the confidences to float32 and gives
+    those equal to 1.0 a bin of their own, where :func:`reliability_curve` puts them in the last
+    bin; the two differ only when that last bin holds confidences of exactly 1.0 together with
+    others whose gap has the opposite sign (the others under-confident).
 
     Args:
         probs: Probabilities ``(N, C)``.
@@ -529,10 +600,21 @@ def expected_calibration_error(probs, y_true, *, n_bins: int = 15) -> float:
     >>> round(expected_calibration_error(probs, [0, 1, 1], n_bins=2), 4)  # |2/3 - 0.8|
     0.1333
     """
-    table = reliability_curve(probs, y_true, n_bins=n_bins)
-    full = table[table["count"] > 0]
-    gaps = (full["accuracy"] - full["confidence"]).abs()
-    return float((gaps * full["count"]).sum() / full["count"].sum())
+    # lazy: torchmetrics takes about 3 s to import, and only the ECE needs it in this module
+    from torchmetrics.functional.classification import multiclass_calibration_error
+
+    check_int("n_bins", n_bins, minimum=1)
+    y_true = check_labels(y_true)
+    probs = check_probs(probs, len(y_true))
+    ece = multiclass_calibration_error(
+        torch.as_tensor(probs),
+        torch.as_tensor(y_true),
+        num_classes=probs.shape[1],
+        n_bins=n_bins,
+        norm="l1",
+        validate_args=False,  # checked above; a label >= C simply counts as a wrong prediction
+    )
+    return float(ece)
 
 
 def apply_temperature(logits, temperature: float):
@@ -550,17 +632,12 @@ def apply_temperature(logits, temperature: float):
 
     Raises:
         ValueError: If ``temperature`` is not a finite number > 0.
+        TypeError: If it is not a number (a bool is not).
 
     >>> apply_temperature(np.array([[2.0, 0.0]]), 2.0)
     array([[1., 0.]])
     """
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not np.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    check_number("temperature", temperature, above=0)
     if isinstance(logits, torch.Tensor):
         return logits / temperature
     return np.asarray(logits) / temperature
@@ -583,15 +660,14 @@ def fit_temperature(logits, y_true, *, max_iter: int = 200) -> float:
     Raises:
         ValueError: On mismatched shapes, non-finite logits, labels outside ``[0, C)`` or
             ``max_iter < 1``.
-        TypeError: If ``y_true`` is not integer.
+        TypeError: If ``y_true`` is not integer or ``max_iter`` not an int.
 
     >>> logits = np.array([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [0.0, 4.0]])
     >>> fit_temperature(logits, [0, 1, 1, 0]) > 10  # right half the time: soften a lot
     True
     """
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
-    y = _check_y_true(y_true)
+    check_int("max_iter", max_iter, minimum=1)
+    y = check_labels(y_true)
     z = _check_logits(logits, len(y))
     if y.max() >= z.shape[1]:
         raise ValueError(f"y_true must be < C={z.shape[1]}, got max {y.max()}")
@@ -629,12 +705,12 @@ def threshold_for_sensitivity(y_true_binary, scores, target: float = 0.95) -> fl
     Raises:
         ValueError: If ``target`` is outside ``(0, 1]``, the labels are not binary, there are no
             positives, or the shapes differ.
+        TypeError: If ``target`` is not a number.
 
     >>> threshold_for_sensitivity([0, 0, 1, 1, 1, 1], [0.1, 0.6, 0.4, 0.7, 0.8, 0.9], 0.75)
     0.7
     """
-    if not 0.0 < target <= 1.0:
-        raise ValueError(f"target must be in (0, 1], got {target!r}")
+    check_interval("target", target, 0, 1, closed="right")
     y = _to_numpy(y_true_binary, "y_true_binary")
     s = _to_numpy(scores, "scores").astype(np.float64)
     if y.ndim != 1 or s.shape != y.shape:
@@ -668,18 +744,17 @@ def predict_with_threshold(probs, class_index: int, threshold: float) -> np.ndar
 
     Raises:
         ValueError: If ``class_index`` or ``threshold`` is out of range, or ``probs`` invalid.
+        TypeError: If ``class_index`` is not an int or ``threshold`` not a number.
 
     >>> predict_with_threshold([[0.7, 0.3], [0.9, 0.1]], class_index=1, threshold=0.25)
     array([1, 0])
     """
-    p = _check_probs(probs)
+    p = check_probs(probs)
     c = p.shape[1]
-    if isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer)):
-        raise ValueError(f"class_index must be an int in [0, {c}), got {class_index!r}")
-    if not 0 <= class_index < c:
+    class_index = check_int("class_index", class_index)
+    if not 0 <= class_index < c:  # a column of probs
         raise ValueError(f"class_index must be in [0, {c}), got {class_index}")
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
+    check_interval("threshold", threshold, 0, 1)
     others = p.copy()
     others[:, class_index] = -np.inf
     pred = others.argmax(axis=1)
@@ -707,7 +782,7 @@ def adjust_for_priors(probs, train_priors, target_priors) -> np.ndarray:
     >>> adjust_for_priors([[0.5, 0.5]], [0.5, 0.5], [0.8, 0.2])
     array([[0.8, 0.2]])
     """
-    p = _check_probs(probs)
+    p = check_probs(probs)
     ratio = []
     for name, priors in (("train_priors", train_priors), ("target_priors", target_priors)):
         arr = _to_numpy(priors, name).astype(np.float64)
@@ -750,7 +825,7 @@ def one_vs_rest_curves(
     (1.0, 1.0)
     """
     names = [str(n) for n in class_names]
-    y_true, _, p, _ = _labels_and_preds(y_true, _check_probs(probs), len(names))
+    y_true, _, p, _ = labels_and_predictions(y_true, check_probs(probs), len(names))
     out = {}
     for k, name in enumerate(names):
         positive = (y_true == k).astype(np.int64)

@@ -25,11 +25,15 @@ from urllib.parse import urlparse
 import pytorch_lightning as pl
 import torch
 import torchvision
+from pytorch_lightning.callbacks import BaseFinetuning
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
+from torchmetrics.wrappers import ClasswiseWrapper
 
+from course_lib._validation import check_choice, check_int, check_interval, check_number
 from course_lib.config import CLASS_NAMES
+from course_lib.losses import FocalLoss
 
 #: Seconds to wait for the weights server before falling back to random weights.
 CONNECT_TIMEOUT_S = 3.0
@@ -65,6 +69,7 @@ class SimpleCNN(nn.Module):
     Raises:
         ValueError: If a size is not positive, ``widths`` is empty, ``dropout`` is outside
             ``[0, 1)`` or ``pooling`` is unknown.
+        TypeError: If a size is not an int or ``dropout`` not a number.
 
     Shape:
         float32 ``(N, in_channels, H, W)`` in, float32 logits ``(N, num_classes)`` out.
@@ -86,19 +91,13 @@ class SimpleCNN(nn.Module):
     ) -> None:
         super().__init__()
         pools = {"max": nn.AdaptiveMaxPool2d, "avg": nn.AdaptiveAvgPool2d}
-        if pooling not in pools:
-            raise ValueError(f"pooling must be one of {sorted(pools)}, got {pooling!r}")
-        _check_positive_int("in_channels", in_channels)
-        _check_num_classes(num_classes)
-        widths = tuple(widths)
-        if not widths or any(
-            isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths
-        ):
-            raise ValueError(
-                f"widths must be a non-empty sequence of positive ints, got {widths!r}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_choice("pooling", pooling, sorted(pools))
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=2)
+        widths = tuple(check_int(f"widths[{i}]", w, minimum=1) for i, w in enumerate(widths))
+        if not widths:
+            raise ValueError("widths must be a non-empty sequence of positive ints, got ()")
+        check_interval("dropout", dropout, 0, 1, closed="left")
         layers: list[nn.Module] = []
         channels = in_channels
         for width in widths:
@@ -116,23 +115,6 @@ class SimpleCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits ``(N, num_classes)`` for images ``(N, in_channels, H, W)``."""
         return self.head(self.pool(self.features(x)))
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_positive_int(name: str, value) -> None:
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-
-
-def _check_num_classes(num_classes) -> None:
-    _check_positive_int("num_classes", num_classes)
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2 for a classifier, got {num_classes!r}")
 
 
 # name -> (torchvision builder, default ImageNet weights, attribute path of the head's Linear)
@@ -277,12 +259,13 @@ def adapt_first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
 
     Raises:
         ValueError: If ``in_channels`` is not positive.
+        TypeError: If it is not an int.
 
     >>> conv = nn.Conv2d(3, 2, 1, bias=False)
     >>> adapt_first_conv(conv, 1).weight.shape
     torch.Size([2, 1, 1, 1])
     """
-    _check_positive_int("in_channels", in_channels)
+    in_channels = check_int("in_channels", in_channels, minimum=1)
     new = nn.Conv2d(
         in_channels,
         conv.out_channels,
@@ -337,6 +320,7 @@ def build_backbone(
 
     Raises:
         ValueError: If ``name`` is not one of :data:`BACKBONES`, or a size is not positive.
+        TypeError: If a size is not an int.
 
     >>> model = build_backbone("resnet18", pretrained=False)
     >>> model.conv1.in_channels, model.fc.out_features
@@ -344,8 +328,8 @@ def build_backbone(
     """
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}; choose one of {list(BACKBONES)}")
-    _check_positive_int("in_channels", in_channels)
-    _check_num_classes(num_classes)
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    num_classes = check_int("num_classes", num_classes, minimum=2)
     if name == "simple_cnn":
         return SimpleCNN(in_channels, num_classes)
     builder, weights, head_path = _TORCHVISION[name]
@@ -413,6 +397,8 @@ class TumorClassifier(pl.LightningModule):
 
     Raises:
         ValueError: For an unknown name or an out-of-range value; the message says which.
+        TypeError: If a number (``lr``, ``weight_decay``, ``label_smoothing``,
+            ``focal_gamma``) is not a number, or a size not an int.
     """
 
     def __init__(
@@ -438,14 +424,10 @@ class TumorClassifier(pl.LightningModule):
             raise ValueError(f"Unknown loss {loss!r}; choose one of {list(LOSSES)}")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"Unknown scheduler {scheduler!r}; choose one of {list(SCHEDULERS)}")
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr!r}")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-        if not focal_gamma >= 0:
-            raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma!r}")
+        check_number("lr", lr, above=0)
+        check_number("weight_decay", weight_decay, minimum=0)
+        check_interval("label_smoothing", label_smoothing, 0, 1, closed="left")
+        check_number("focal_gamma", focal_gamma, minimum=0)
         if loss == "weighted_ce" and class_weights is None:
             raise ValueError(
                 "loss='weighted_ce' needs class_weights (one per class; "
@@ -486,9 +468,14 @@ class TumorClassifier(pl.LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        self.train_recall = MulticlassRecall(num_classes, average=None)
-        self.val_recall = MulticlassRecall(num_classes, average=None)
-        self.test_recall = MulticlassRecall(num_classes, average=None)
+        # one recall per class, logged as e.g. "val/recall_glioma"
+        for stage in ("train", "val", "test"):
+            recall = ClasswiseWrapper(
+                MulticlassRecall(num_classes, average=None),
+                labels=self.class_names,
+                prefix=f"{stage}/recall_",
+            )
+            setattr(self, f"{stage}_recall", recall)
         self._backbone_frozen = False
         if freeze_backbone:
             self.freeze_backbone()
@@ -503,8 +490,6 @@ class TumorClassifier(pl.LightningModule):
         if hp.class_weights is not None:
             weight = torch.as_tensor(hp.class_weights, dtype=torch.float32)
         if hp.loss == "focal":
-            from course_lib.losses import FocalLoss
-
             return FocalLoss(
                 gamma=hp.focal_gamma, weight=weight, label_smoothing=hp.label_smoothing
             )
@@ -520,19 +505,19 @@ class TumorClassifier(pl.LightningModule):
     def freeze_backbone(self) -> None:
         """Freeze every parameter except the classifier head; batch norms stop updating too.
 
-        Frozen batch-norm layers are kept in eval mode during training (see :meth:`train`), so
-        their ImageNet running statistics are not overwritten by MRI batches.
+        Lightning's ``BaseFinetuning.freeze`` (with ``train_bn=False``) does the freezing; the
+        frozen batch-norm layers are also kept in eval mode during training (see :meth:`train`),
+        so they normalise with their ImageNet running statistics and MRI batches do not
+        overwrite them.
         """
-        head = set(classifier_head(self.backbone).parameters())
-        for param in self.backbone.parameters():
-            param.requires_grad = param in head
+        BaseFinetuning.freeze(self.backbone, train_bn=False)
+        BaseFinetuning.make_trainable(classifier_head(self.backbone))
         self._backbone_frozen = True
         self.train(self.training)
 
     def unfreeze_backbone(self) -> None:
-        """Make every parameter trainable again (fine-tuning)."""
-        for param in self.backbone.parameters():
-            param.requires_grad = True
+        """Make every parameter trainable again (fine-tuning), batch norms included."""
+        BaseFinetuning.make_trainable(self.backbone)
         self._backbone_frozen = False
         self.train(self.training)
 
@@ -561,11 +546,8 @@ class TumorClassifier(pl.LightningModule):
 
     def _log_recall(self, stage: str) -> None:
         recall = getattr(self, f"{stage}_recall")
-        values = recall.compute()
+        self.log_dict(recall.compute())
         recall.reset()
-        self.log_dict(
-            {f"{stage}/recall_{n}": v for n, v in zip(self.class_names, values, strict=True)}
-        )
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Loss of one training batch ``(images, labels)``."""

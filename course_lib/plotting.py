@@ -8,7 +8,21 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from skimage.util import compare_images
+from sklearn.metrics import confusion_matrix
+
+from course_lib._validation import check_choice, check_int, check_type
+from course_lib.config import CLASS_NAMES
+from course_lib.metrics import (
+    check_labels,
+    expected_calibration_error,
+    labels_and_predictions,
+    one_vs_rest_curves,
+    reliability_curve,
+)
 
 # ----------------------------------------------------------------------------- image plots
 #: Colours of the mask values in :func:`plot_slice`: 1 tumour, 2 edema, 3+ anything else.
@@ -67,8 +81,6 @@ def plot_slice(
             region = (mask == value).astype(float)
             ax.contour(region, levels=[0.5], colors=[color], linewidths=1.0)
             if alpha > 0:
-                from matplotlib.colors import ListedColormap
-
                 overlay = np.ma.masked_where(region == 0, region)
                 ax.imshow(overlay, cmap=ListedColormap([color]), alpha=alpha, vmin=0, vmax=1)
     ax.set_xticks([])
@@ -109,6 +121,7 @@ def plot_image_grid(
     Raises:
         ValueError: If there are no images, ``ncols`` < 1, too few axes, or ``titles``/``masks``
             have the wrong length.
+        TypeError: If ``ncols`` is not an int.
     """
     images = list(images)
     n = len(images)
@@ -118,8 +131,7 @@ def plot_image_grid(
         if extra is not None and len(extra) != n:
             raise ValueError(f"{name} has {len(extra)} entries for {n} images")
     if axes is None:
-        if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-            raise ValueError(f"ncols must be an int >= 1, got {ncols!r}")
+        ncols = check_int("ncols", ncols, minimum=1)
         ncols = min(ncols, n)
         nrows = -(-n // ncols)
         _, axes = plt.subplots(
@@ -179,16 +191,11 @@ def plot_confusion_matrix(
         ValueError: If ``normalize`` is not one of the choices, or the labels are invalid
             (see :func:`course_lib.metrics.classification_report_frame`).
     """
-    import seaborn as sns
-    from sklearn.metrics import confusion_matrix
+    import seaborn as sns  # lazy: seaborn takes about 2 s to import; only some plots need it
 
-    from course_lib.config import CLASS_NAMES
-    from course_lib.metrics import _labels_and_preds
-
-    if normalize not in (None, "true", "pred", "all"):
-        raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}")
+    check_choice("normalize", normalize, (None, "true", "pred", "all"))
     names = list(CLASS_NAMES if class_names is None else class_names)
-    y_true, y_pred, _, c = _labels_and_preds(y_true, y_pred, len(names))
+    y_true, y_pred, _, c = labels_and_predictions(y_true, y_pred, len(names))
     cm = confusion_matrix(y_true, y_pred, labels=np.arange(c), normalize=normalize)
     ax = _eval_axes(ax)
     sns.heatmap(
@@ -222,7 +229,7 @@ def class_colors(n: int = 4) -> list:
     >>> len(class_colors(4)), len(set(class_colors(4)))
     (4, 4)
     """
-    import seaborn as sns
+    import seaborn as sns  # lazy: seaborn takes about 2 s to import; only some plots need it
 
     base = sns.color_palette("colorblind", 10)
     order = [0, 1, 2, 4, 5, 6, 7, 8, 9, 3]
@@ -230,10 +237,6 @@ def class_colors(n: int = 4) -> list:
 
 
 def _curve_lines(y_true, probs, class_names, ax, kind: str) -> Axes:
-
-    from course_lib.config import CLASS_NAMES
-    from course_lib.metrics import one_vs_rest_curves
-
     names = list(CLASS_NAMES if class_names is None else class_names)
     curves = one_vs_rest_curves(y_true, probs, names)
     ax = _eval_axes(ax)
@@ -332,8 +335,6 @@ def plot_reliability_diagram(
     Raises:
         ValueError: On invalid inputs (see :func:`course_lib.metrics.reliability_curve`).
     """
-    from course_lib.metrics import expected_calibration_error, reliability_curve
-
     table = reliability_curve(probs, y_true, n_bins=n_bins)
     ece = expected_calibration_error(probs, y_true, n_bins=n_bins)
     full = table[table["count"] > 0]
@@ -378,11 +379,7 @@ def plot_class_balance(data, class_names=None, *, ax: Axes | None = None) -> Axe
         ValueError: If labels are outside ``[0, C)`` or counts name unknown classes.
         TypeError: If labels are not integer.
     """
-    import pandas as pd
-    import seaborn as sns
-
-    from course_lib.config import CLASS_NAMES
-    from course_lib.metrics import _check_y_true
+    import seaborn as sns  # lazy: seaborn takes about 2 s to import; only some plots need it
 
     names = [str(n) for n in (CLASS_NAMES if class_names is None else class_names)]
     if isinstance(data, pd.DataFrame):
@@ -391,7 +388,7 @@ def plot_class_balance(data, class_names=None, *, ax: Axes | None = None) -> Axe
         if isinstance(data, dict | pd.Series):
             counts = pd.Series(dict(data), dtype=np.int64)
         else:
-            labels = _check_y_true(data, "data")
+            labels = check_labels(data, "data")
             if labels.max() >= len(names):
                 raise ValueError(
                     f"data holds label {labels.max()} but only {len(names)} class names"
@@ -445,10 +442,7 @@ def plot_metric_intervals(frame, *, ax: Axes | None = None) -> Axes:
         ValueError: If a column is missing or ``frame`` is empty.
         TypeError: If ``frame`` is not a DataFrame.
     """
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    check_type("frame", frame, pd.DataFrame, "a pandas DataFrame")
     missing = [c for c in ("point", "low", "high") if c not in frame.columns]
     if missing or frame.empty:
         raise ValueError(
@@ -501,10 +495,7 @@ def plot_learning_curves(metrics, *, ax: Axes | None = None, metric: str = "loss
         TypeError: If ``metrics`` is not a pandas DataFrame.
         ValueError: If it has neither ``train/<metric>`` nor ``val/<metric>``.
     """
-    import pandas as pd
-
-    if not isinstance(metrics, pd.DataFrame):
-        raise TypeError(f"metrics must be a pandas DataFrame, got {type(metrics).__name__}")
+    check_type("metrics", metrics, pd.DataFrame, "a pandas DataFrame")
     columns = [f"{stage}/{metric}" for stage in ("train", "val")]
     found = [c for c in columns if c in metrics.columns and metrics[c].notna().any()]
     if not found:
@@ -568,11 +559,9 @@ def plot_checkerboard(
 
     Raises:
         ValueError: If an image is not 2D, the shapes differ or ``tiles < 2``.
+        TypeError: If ``tiles`` is not an int.
     """
-    from skimage.util import compare_images
-
-    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 2:
-        raise ValueError(f"tiles must be an int >= 2, got {tiles!r}")
+    tiles = check_int("tiles", tiles, minimum=2)
     fixed, moving = _pair_01(fixed, moving)
     board = compare_images(fixed, moving, method="checkerboard", n_tiles=(tiles, tiles))
     return plot_slice(board, ax=ax, title=title, vmin=0, vmax=1)
@@ -637,6 +626,7 @@ def plot_site_histograms(
     Raises:
         ValueError: If lengths differ, a mask does not match its image, no pixel is selected
             or ``bins < 2``.
+        TypeError: If ``bins`` is not an int.
     """
     images = [np.asarray(im) for im in images]
     sites = [str(s) for s in sites]
@@ -644,8 +634,7 @@ def plot_site_histograms(
         raise ValueError(f"need one site per image, got {len(images)} images, {len(sites)} sites")
     if masks is not None and len(masks) != len(images):
         raise ValueError(f"got {len(masks)} masks for {len(images)} images")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ValueError(f"bins must be an int >= 2, got {bins!r}")
+    bins = check_int("bins", bins, minimum=2)
     pooled: dict[str, list[np.ndarray]] = {}
     for i, (image, site) in enumerate(zip(images, sites, strict=True)):
         values = image

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
+from skimage.morphology import ball, disk
+
+from course_lib._validation import check_choice, check_int, check_number, check_type
 
 # One bias-field simulator for the whole course: the synthetic engine's (re-exported here).
 from course_lib.synthetic import simulate_bias_field
@@ -32,6 +36,7 @@ __all__ = [
     "apply_bias_field",
     "apply_histogram_standardization",
     "apply_mask",
+    "check_image",
     "clip_percentiles",
     "coefficient_of_variation",
     "correct_bias_field",
@@ -46,10 +51,25 @@ __all__ = [
 ]
 
 
-def _check_image(image, name: str = "image", ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
-    """Validate an image argument and return a float64 copy of it."""
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(image).__name__}")
+def check_image(image, name: str = "image", ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """Check an image argument and return a float64 copy of it (the input is not modified).
+
+    Args:
+        image: A numpy array of real numbers (not ``bool``), finite and not empty.
+        name: The argument's name, for the messages.
+        ndims: The numbers of dimensions allowed: ``(H, W)`` slices and ``(D, H, W)`` volumes.
+
+    Returns:
+        ``image.astype(np.float64)``, a new array.
+
+    Raises:
+        TypeError: If ``image`` is not a numpy array or does not hold real numbers.
+        ValueError: If it has another number of dimensions, no pixels, or NaN/infinite values.
+
+    >>> check_image(np.array([[1, 2]], np.uint8))
+    array([[1., 2.]])
+    """
+    check_type(name, image, np.ndarray, "a numpy array")
     if image.ndim not in ndims:
         raise ValueError(
             f"{name} must have {' or '.join(map(str, ndims))} dimensions ((H, W) or (D, H, W)), "
@@ -71,8 +91,7 @@ def _check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray 
     """Validate an optional boolean mask of a given shape."""
     if mask is None:
         return None
-    if not isinstance(mask, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or None, got {type(mask).__name__}")
+    check_type(name, mask, np.ndarray, "a numpy array or None")
     if mask.shape != tuple(shape):
         raise ValueError(f"{name} has shape {mask.shape} but the image has shape {tuple(shape)}")
     if mask.dtype != bool:
@@ -83,9 +102,8 @@ def _check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray 
 
 
 def _ball(radius: int, ndim: int) -> np.ndarray:
-    """A disk (2D) or ball (3D) structuring element of the given radius."""
-    grid = np.ogrid[tuple(slice(-radius, radius + 1) for _ in range(ndim))]
-    return sum(g.astype(float) ** 2 for g in grid) <= radius**2 + 1e-9
+    """A disk (2D) or ball (3D) structuring element of the given radius (scikit-image's)."""
+    return (disk(radius) if ndim == 2 else ball(radius)).astype(bool)
 
 
 # --------------------------------------------------------------------------- skull stripping
@@ -133,7 +151,8 @@ def strip_skull(
         separate) or when nothing lies above the threshold.
 
     Raises:
-        TypeError: If ``image`` is not a real numpy array or a radius is not an int.
+        TypeError: If ``image`` is not a real numpy array, a radius is not an int, or
+            ``smoothing`` or ``threshold`` is not a number.
         ValueError: If ``image`` has the wrong dimensions or non-finite values, or a radius or
             ``smoothing`` is negative.
 
@@ -143,16 +162,14 @@ def strip_skull(
     >>> strip_skull(np.ones((4, 4))).any()
     np.False_
     """
-    data = _check_image(image)
-    if not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite sigma >= 0, got {smoothing!r}")
-    for name, value in (("erosion_radius", erosion_radius), ("dilation_radius", dilation_radius)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise TypeError(f"{name} must be an int or None, got {value!r}")
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
+    data = check_image(image)
+    smoothing = check_number("smoothing", smoothing, minimum=0)
+    if threshold is not None:
+        threshold = check_number("threshold", threshold)
+    if erosion_radius is not None:
+        erosion_radius = check_int("erosion_radius", erosion_radius, minimum=0)
+    if dilation_radius is not None:
+        dilation_radius = check_int("dilation_radius", dilation_radius, minimum=0)
     if erosion_radius is None:
         erosion_radius = max(1, round(min(data.shape[-2:]) / 22))
     if dilation_radius is None:
@@ -162,8 +179,6 @@ def strip_skull(
     if smoothing > 0:
         data = ndi.gaussian_filter(data, smoothing)
     if threshold is None:
-        from skimage.filters import threshold_otsu
-
         threshold = float(threshold_otsu(data))
     core = data > threshold
     if erosion_radius > 0:
@@ -197,7 +212,7 @@ def apply_mask(image: np.ndarray, mask: np.ndarray, *, fill: float = 0.0) -> np.
     array([[1, 0],
            [0, 4]])
     """
-    _check_image(image)
+    check_image(image)
     if not isinstance(mask, np.ndarray) or mask.dtype != bool:
         raise TypeError(f"mask must be a bool numpy array, got {type(mask).__name__}")
     if mask.shape != image.shape:
@@ -257,7 +272,7 @@ def normalize_minmax(image: np.ndarray, *, mask: np.ndarray | None = None) -> np
     array([[0.  , 0.25],
            [0.5 , 1.  ]], dtype=float32)
     """
-    data = _check_image(image)
+    data = check_image(image)
     mask = _check_mask(mask, data.shape)
     inside = data if mask is None else data[mask]
     low, high = inside.min(), inside.max()
@@ -287,12 +302,15 @@ def clip_percentiles(
     Raises:
         ValueError: If the percentiles are out of range or not increasing, or the image/mask is
             invalid.
+        TypeError: If a percentile is not a number.
 
     >>> clip_percentiles(np.arange(101.0).reshape(1, 101), 10, 90)[0, [0, 50, 100]]
     array([10., 50., 90.], dtype=float32)
     """
-    data = _check_image(image)
-    if not (0 <= low < high <= 100):
+    data = check_image(image)
+    check_number("low", low)
+    check_number("high", high)
+    if not (0 <= low < high <= 100):  # one message for the pair
         raise ValueError(f"need 0 <= low < high <= 100, got low={low}, high={high}")
     mask = _check_mask(mask, data.shape)
     lo, hi = np.percentile(data if mask is None else data[mask], [low, high])
@@ -321,7 +339,7 @@ def normalize_zscore(image: np.ndarray, mask: np.ndarray | None = None) -> np.nd
     array([[-1.3416408, -0.4472136],
            [ 0.4472136,  1.3416408]], dtype=float32)
     """
-    data = _check_image(image)
+    data = check_image(image)
     mask = _check_mask(mask, data.shape)
     inside = data if mask is None else data[mask]
     mean, std = inside.mean(), inside.std()
@@ -370,7 +388,7 @@ def _pairs(images, masks) -> list[tuple[np.ndarray, np.ndarray | None]]:
         raise ValueError(f"got {len(images)} images but {len(masks)} masks; pass one mask each")
     out = []
     for i, (img, msk) in enumerate(zip(images, masks, strict=True)):
-        data = _check_image(img, f"images[{i}]")
+        data = check_image(img, f"images[{i}]")
         out.append((data, _check_mask(msk, data.shape, f"masks[{i}]")))
     return out
 
@@ -446,12 +464,13 @@ def apply_histogram_standardization(
     array([[0.  , 0.25],
            [0.5 , 1.  ]], dtype=float32)
     """
-    if not isinstance(landmarks, HistogramLandmarks):
-        raise TypeError(
-            f"landmarks must be HistogramLandmarks (from fit_histogram_standardization), "
-            f"got {type(landmarks).__name__}"
-        )
-    data = _check_image(image)
+    check_type(
+        "landmarks",
+        landmarks,
+        HistogramLandmarks,
+        "HistogramLandmarks (from fit_histogram_standardization)",
+    )
+    data = check_image(image)
     mask = _check_mask(mask, data.shape)
     source = np.percentile(data if mask is None else data[mask], landmarks.percentiles)
     target = landmarks.values
@@ -500,10 +519,10 @@ def site_histogram_distance(
     >>> site_histogram_distance([a, a + 0.1, b], ["x", "x", "y"], metric="ks")
     1.0
     """
+    # lazy: scipy.stats takes about 1 s to import, and only this function needs it
     from scipy.stats import ks_2samp, wasserstein_distance
 
-    if metric not in ("ks", "wasserstein"):
-        raise ValueError(f"metric must be 'ks' or 'wasserstein', got {metric!r}")
+    check_choice("metric", metric, ("ks", "wasserstein"))
     pairs = _pairs(images, masks)
     sites = list(sites)
     if len(sites) != len(pairs):
@@ -545,8 +564,8 @@ def apply_bias_field(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     array([[2., 2.],
            [2., 2.]], dtype=float32)
     """
-    data = _check_image(image)
-    gain = _check_image(field, "field")
+    data = check_image(image)
+    gain = check_image(field, "field")
     if gain.shape != data.shape:
         raise ValueError(f"field has shape {gain.shape} but image has shape {data.shape}")
     if gain.min() <= 0:
@@ -583,20 +602,21 @@ def correct_bias_field(
 
     Raises:
         ValueError: On negative intensities, a bad mask or bad parameters.
+        TypeError: If ``shrink_factor``, ``control_points`` or an entry of ``iterations`` is
+            not an int, or ``convergence_threshold`` not a number.
     """
-    import SimpleITK as sitk
+    import SimpleITK as sitk  # lazy: about 0.2 s to import, and only N4 needs it in this module
 
-    data = _check_image(image)
+    data = check_image(image)
     if data.min() < 0:
         raise ValueError(f"image must be non-negative for N4, its minimum is {data.min():g}")
     mask = _check_mask(mask, data.shape)
-    if isinstance(shrink_factor, bool) or not isinstance(shrink_factor, int) or shrink_factor < 1:
-        raise ValueError(f"shrink_factor must be an int >= 1, got {shrink_factor!r}")
-    iterations = [int(i) for i in iterations]
-    if not iterations or min(iterations) < 1:
-        raise ValueError(f"iterations must be positive ints, one per level, got {iterations!r}")
-    if control_points < 4:
-        raise ValueError(f"control_points must be >= 4 (spline order 3 + 1), got {control_points}")
+    shrink_factor = check_int("shrink_factor", shrink_factor, minimum=1)
+    iterations = [check_int(f"iterations[{k}]", i, minimum=1) for k, i in enumerate(iterations)]
+    if not iterations:
+        raise ValueError("iterations must hold one positive int per fitting level, got none")
+    convergence_threshold = check_number("convergence_threshold", convergence_threshold)
+    control_points = check_int("control_points", control_points, minimum=4)  # spline order + 1
     if data.min() == data.max():
         return data.astype(np.float32), np.ones(data.shape, dtype=np.float32)
     full = sitk.GetImageFromArray(data.astype(np.float32))
@@ -636,7 +656,7 @@ def coefficient_of_variation(image: np.ndarray, mask: np.ndarray) -> float:
     >>> coefficient_of_variation(np.array([[1.0, 3.0]]), np.array([[True, True]]))
     0.5
     """
-    data = _check_image(image)
+    data = check_image(image)
     if mask is None:
         raise TypeError("mask is required: the CV is measured inside one tissue")
     mask = _check_mask(mask, data.shape)
@@ -669,8 +689,8 @@ def field_correlation(
     >>> round(field_correlation(x, x**2), 6)
     1.0
     """
-    est = _check_image(estimated, "estimated")
-    ref = _check_image(true, "true")
+    est = check_image(estimated, "estimated")
+    ref = check_image(true, "true")
     if est.shape != ref.shape:
         raise ValueError(f"estimated has shape {est.shape} but true has shape {ref.shape}")
     if est.min() <= 0 or ref.min() <= 0:

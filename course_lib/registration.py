@@ -10,8 +10,10 @@ be *predictable* from each other, not equal. Measure success with
 from __future__ import annotations
 
 import numpy as np
+import SimpleITK as sitk
 
-from course_lib.preprocessing import _check_image
+from course_lib._validation import check_choice, check_int, check_interval, check_type
+from course_lib.preprocessing import check_image
 
 __all__ = ["TRANSFORMS", "apply_transform", "register"]
 
@@ -23,16 +25,11 @@ _INTERPOLATIONS = ("linear", "nearest", "bspline")
 
 
 def _to_sitk(array: np.ndarray):
-    import SimpleITK as sitk
-
     return sitk.GetImageFromArray(array.astype(np.float32))
 
 
 def _interpolator(name: str):
-    import SimpleITK as sitk
-
-    if name not in _INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {_INTERPOLATIONS}, got {name!r}")
+    check_choice("interpolation", name, _INTERPOLATIONS)
     return {
         "linear": sitk.sitkLinear,
         "nearest": sitk.sitkNearestNeighbor,
@@ -81,33 +78,30 @@ def register(
         :func:`apply_transform` to move masks.
 
     Raises:
-        TypeError: If an image is not a real numpy array, or ``seed``/``threads`` is no int.
+        TypeError: If an image is not a real numpy array, ``iterations``, ``bins``, ``seed``,
+            ``threads`` or a shrink factor is not an int, or ``sampling_fraction`` not a number.
         ValueError: If dimensions differ, an image is constant, the transform is unknown or
-            parameters are invalid.
+            parameters are out of range (``seed < 0``, say).
     """
-    import SimpleITK as sitk
-
-    mov = _check_image(moving, "moving")
-    fix = _check_image(fixed, "fixed")
+    mov = check_image(moving, "moving")
+    fix = check_image(fixed, "fixed")
     if mov.ndim != fix.ndim:
         raise ValueError(f"moving is {mov.ndim}D but fixed is {fix.ndim}D; they must match")
     for name, data in (("moving", mov), ("fixed", fix)):
         if data.min() == data.max():
             raise ValueError(f"{name} is constant ({data.min():g}); there is nothing to align")
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
-    if not 0 < sampling_fraction <= 1:
-        raise ValueError(f"sampling_fraction must be in (0, 1], got {sampling_fraction}")
-    if iterations < 1 or bins < 2:
-        raise ValueError(f"need iterations >= 1 and bins >= 2, got {iterations} and {bins}")
-    if not shrink_factors or min(shrink_factors) < 1:
-        raise ValueError(f"shrink_factors must be ints >= 1, got {shrink_factors!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
-        raise TypeError(f"threads must be an int or None, got {threads!r}")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1 or None, got {threads}")
+    check_choice("transform", transform, TRANSFORMS)
+    sampling_fraction = check_interval("sampling_fraction", sampling_fraction, 0, 1, closed="right")
+    iterations = check_int("iterations", iterations, minimum=1)
+    bins = check_int("bins", bins, minimum=2)
+    shrink_factors = [
+        check_int(f"shrink_factors[{k}]", s, minimum=1) for k, s in enumerate(shrink_factors)
+    ]
+    if not shrink_factors:
+        raise ValueError("shrink_factors must hold one int >= 1 per resolution level, got none")
+    seed = check_int("seed", seed, minimum=0)
+    if threads is not None:
+        threads = check_int("threads", threads, minimum=1)
     dim = fix.ndim
     fixed_img, moving_img = _to_sitk(fix), _to_sitk(mov)
     model = {
@@ -135,7 +129,7 @@ def register(
         gradientMagnitudeTolerance=1e-8,
     )
     method.SetOptimizerScalesFromPhysicalShift()
-    method.SetShrinkFactorsPerLevel(list(shrink_factors))
+    method.SetShrinkFactorsPerLevel(shrink_factors)
     method.SetSmoothingSigmasPerLevel([max(s - 1, 0) / 2 for s in shrink_factors])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
     method.SetInitialTransform(initial, inPlace=False)
@@ -166,20 +160,15 @@ def apply_transform(
         TypeError: If ``transform`` is not a ``SimpleITK.Transform``.
         ValueError: If dimensions disagree or ``interpolation`` is unknown.
 
-    >>> import SimpleITK as sitk
     >>> m = np.zeros((5, 5), bool); m[1, 1] = True
     >>> shift = sitk.TranslationTransform(2, (-1.0, -1.0))  # output(x) = input(x - 1)
     >>> np.argwhere(apply_transform(m, shift, m)).tolist()
     [[2, 2]]
     """
-    import SimpleITK as sitk
-
-    if not isinstance(transform, sitk.Transform):
-        raise TypeError(f"transform must be a SimpleITK.Transform, got {type(transform).__name__}")
+    check_type("transform", transform, sitk.Transform, "a SimpleITK.Transform")
     is_mask = isinstance(image, np.ndarray) and image.dtype == bool
-    data = _check_image(image.astype(np.uint8) if is_mask else image)
-    if not isinstance(reference, np.ndarray):
-        raise TypeError(f"reference must be a numpy array, got {type(reference).__name__}")
+    data = check_image(image.astype(np.uint8) if is_mask else image)
+    check_type("reference", reference, np.ndarray, "a numpy array")
     ref = np.zeros(reference.shape, np.float32)  # only its grid (shape) is used
     if data.ndim != ref.ndim or transform.GetDimension() != ref.ndim:
         raise ValueError(

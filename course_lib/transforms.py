@@ -20,6 +20,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import albumentations as A  # noqa: E402
 
 from course_lib import preprocessing as P  # noqa: E402
+from course_lib._validation import check_choice, check_int  # noqa: E402
 
 __all__ = [
     "MEAN",
@@ -57,14 +58,6 @@ _SETTINGS = {
 }  # fmt: skip
 
 
-def _check_size(image_size) -> int:
-    if isinstance(image_size, bool) or not isinstance(image_size, int | np.integer):
-        raise TypeError(f"image_size must be an int, got {image_size!r}")
-    if image_size < 8:
-        raise ValueError(f"image_size must be >= 8 pixels, got {image_size}")
-    return int(image_size)
-
-
 def _normalize() -> A.Normalize:
     return A.Normalize(mean=MEAN, std=STD, max_pixel_value=255.0)
 
@@ -87,7 +80,7 @@ def eval_transform(image_size: int) -> A.Compose:
     >>> out.shape, out.dtype, round(float(out[0, 0]), 4)
     ((32, 32), dtype('float32'), -0.9048)
     """
-    size = _check_size(image_size)
+    size = check_int("image_size", image_size, minimum=8)
     return A.Compose([A.Resize(size, size), _normalize()])
 
 
@@ -112,15 +105,16 @@ def train_transform(
         ``(image_size, image_size)``.
 
     Raises:
-        ValueError: If ``strength`` is unknown (the message lists the choices).
+        ValueError: If ``strength`` is unknown (the message lists the choices) or
+            ``image_size`` is below 8.
+        TypeError: If ``image_size`` is not an int.
 
     >>> t = train_transform(32, seed=0)
     >>> t(image=np.zeros((40, 40), np.uint8))["image"].shape
     (32, 32)
     """
-    size = _check_size(image_size)
-    if strength not in STRENGTHS:
-        raise ValueError(f"strength must be one of {STRENGTHS}, got {strength!r}")
+    size = check_int("image_size", image_size, minimum=8)
+    check_choice("strength", strength, STRENGTHS)
     if strength == "none":
         return A.Compose(eval_transform(size).transforms, seed=seed)
     s = _SETTINGS[strength]

@@ -2,7 +2,9 @@
 
 Each viewer draws with a pure function that takes an ``Axes`` (testable without a display) and
 shows the result as a PNG in an ``ipywidgets.Image``, so it works in JupyterLab, classic Jupyter
-and Colab alike and never leaves a figure behind in the notebook.
+and Colab alike and never leaves a figure behind in the notebook. The image is shown at its
+natural size (one PNG pixel per screen pixel, never stretched to the width of the notebook, which
+would blur it), and the controls sit in one row above it.
 
 Volumes are ``(D, H, W)`` arrays with the axes of :func:`course_lib.synthetic.generate_volume`:
 ``D`` runs front to back (anterior to posterior), ``H`` top to bottom (superior to inferior) and
@@ -20,11 +22,20 @@ plane        fixes                      image shown (rows x columns)
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Mapping, Sequence
 
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
+from course_lib import preprocessing as P
+from course_lib import transforms
+from course_lib._validation import check_choice, check_int, check_number
+from course_lib.datasets.images import as_uint8
 from course_lib.plotting import plot_slice
 
 #: The anatomical planes, in the order the viewer offers them.
@@ -44,9 +55,7 @@ def _check_volume(volume, name: str = "volume") -> np.ndarray:
 
 
 def _check_plane(plane) -> str:
-    if plane not in PLANES:
-        raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
-    return plane
+    return check_choice("plane", plane, PLANES)
 
 
 def _check_spacing(spacing) -> tuple[float, float, float]:
@@ -88,8 +97,7 @@ def volume_slice(volume, index: int, plane: str = "coronal") -> np.ndarray:
     volume = _check_volume(volume)
     plane = _check_plane(plane)
     axis = PLANE_AXIS[plane]
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"index must be an int, got {index!r}")
+    index = check_int("index", index)
     size = volume.shape[axis]
     if not -size <= index < size:
         raise ValueError(
@@ -138,8 +146,6 @@ def render_volume_slice(
             ``index`` is out of range or ``spacing`` is not three positive numbers.
         TypeError: If ``index`` is not an int or ``spacing`` not numbers.
     """
-    import matplotlib.pyplot as plt
-
     volume = _check_volume(volume)
     dz, dy, dx = _check_spacing(spacing)
     image = volume_slice(volume, index, plane)
@@ -161,15 +167,45 @@ def render_volume_slice(
 
 def _figure_png(draw, figsize: tuple[float, float], dpi: int) -> bytes:
     """Run ``draw(ax)`` on a fresh off-screen figure and return it as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    return _grid_png(lambda axes: draw(axes[0, 0]), 1, 1, figsize, dpi)
 
-    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-    FigureCanvasAgg(fig)
-    draw(fig.add_subplot())
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """``(width, height)`` in pixels of PNG bytes, read from the header (the IHDR chunk)."""
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def _picture() -> widgets.Image:
+    """An empty PNG ``Image`` widget that keeps its natural size (see :func:`_show`)."""
+    return widgets.Image(format="png", layout=widgets.Layout(object_fit="none", flex="0 0 auto"))
+
+
+def _show(picture: widgets.Image, png: bytes) -> None:
+    """Show PNG bytes in ``picture`` at their pixel size: one PNG pixel per screen pixel.
+
+    Without a declared size the browser stretches the image to the width of the output area
+    (about three times a viewer's pixels in JupyterLab), which blurs it and makes it taller than
+    the window.
+    """
+    width, height = _png_size(png)
+    with picture.hold_sync():
+        picture.value = png
+        picture.width, picture.height = str(width), str(height)
+        picture.layout.width, picture.layout.height = f"{width}px", f"{height}px"
+
+
+def _viewer(controls: Sequence[widgets.Widget], picture: widgets.Image) -> widgets.VBox:
+    """The controls in one row (never wrapped) above the picture, both left-aligned."""
+    row = widgets.HBox(
+        list(controls), layout=widgets.Layout(flex_flow="row nowrap", align_items="center")
+    )
+    return widgets.VBox([row, picture], layout=widgets.Layout(align_items="flex-start"))
+
+
+def _check_figure_size(size, dpi) -> None:
+    check_number("size", size, above=0)
+    check_int("dpi", dpi, minimum=10)
 
 
 def volume_viewer(
@@ -179,12 +215,13 @@ def volume_viewer(
     spacing: Sequence[float] = (1.0, 1.0, 1.0),
     plane: str = "coronal",
     size: float = 4.0,
-    dpi: int = 80,
+    dpi: int = 100,
 ):
     """Scroll through a volume in any plane and switch between its contrasts.
 
     A dropdown picks the contrast, toggle buttons the plane, a slider the position; each change
-    redraws the slice with :func:`render_volume_slice` into an ``ipywidgets.Image``.
+    redraws the slice with :func:`render_volume_slice` into an ``ipywidgets.Image``, shown at
+    its pixel size (``size * dpi`` pixels high: 400 at the defaults).
 
     Args:
         volumes: One ``(D, H, W)`` array, or ``{contrast name: (D, H, W) array}`` of one shape
@@ -193,19 +230,19 @@ def volume_viewer(
         spacing: Voxel size ``(dz, dy, dx)``, see :func:`render_volume_slice`.
         plane: The plane shown first.
         size: Height of the drawn figure in inches.
-        dpi: Resolution of the drawn figure.
+        dpi: Pixels per inch of the drawn figure (and so of the screen: the image is not
+            scaled).
 
     Returns:
-        An ``ipywidgets.VBox``: a row of controls (``Dropdown``, ``ToggleButtons``,
+        An ``ipywidgets.VBox``: one row of controls (``Dropdown``, ``ToggleButtons``,
         ``IntSlider``) above an ``Image``. Display it as the last line of a cell.
 
     Raises:
         ValueError: If there is no volume, the volumes differ in shape or are not 3D, ``mask``
             does not match, or ``plane``, ``spacing``, ``size`` or ``dpi`` is invalid.
-        TypeError: If ``volumes`` is neither an array nor a mapping of arrays.
+        TypeError: If ``volumes`` is neither an array nor a mapping of arrays, ``size`` is not a
+            number or ``dpi`` not an int.
     """
-    import ipywidgets as widgets
-
     if isinstance(volumes, Mapping):
         named = {str(k): _check_volume(v, f"volumes[{k!r}]") for k, v in volumes.items()}
     elif isinstance(volumes, (np.ndarray, list, tuple)):
@@ -226,8 +263,7 @@ def volume_viewer(
             raise ValueError(f"mask shape {mask.shape} does not match volume shape {shape}")
     _check_plane(plane)
     dz, dy, dx = _check_spacing(spacing)
-    if not size > 0 or isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 10:
-        raise ValueError(f"size must be > 0 and dpi an int >= 10, got size={size!r}, dpi={dpi!r}")
+    _check_figure_size(size, dpi)
 
     def extent(which: str) -> float:
         """Width over height of the drawn slice, in physical units."""
@@ -237,18 +273,32 @@ def volume_viewer(
         )
         return cols / rows
 
-    contrast = widgets.Dropdown(options=list(named), description="contrast")
-    planes = widgets.ToggleButtons(options=list(PLANES), value=plane, description="plane")
+    short = {"description_width": "initial"}
+    contrast = widgets.Dropdown(
+        options=list(named), description="contrast", style=short, layout={"width": "170px"}
+    )
+    planes = widgets.ToggleButtons(
+        options=list(PLANES),
+        value=plane,
+        description="plane",
+        style={**short, "button_width": "72px"},  # three buttons side by side, not wrapped
+    )
     axis_size = shape[PLANE_AXIS[plane]]
     position = widgets.IntSlider(
-        value=axis_size // 2, min=0, max=axis_size - 1, description="slice", continuous_update=True
+        value=axis_size // 2,
+        min=0,
+        max=axis_size - 1,
+        description="slice",
+        continuous_update=True,
+        style=short,
+        layout={"width": "300px"},
     )
-    image = widgets.Image(format="png")
+    image = _picture()
 
     def redraw(*_) -> None:
         which = planes.value
         figsize = (min(3 * size, max(size * extent(which), size / 3)) + 0.2, size)
-        image.value = _figure_png(
+        png = _figure_png(
             lambda ax: render_volume_slice(
                 named[contrast.value],
                 position.value,
@@ -261,6 +311,7 @@ def volume_viewer(
             figsize,
             dpi,
         )
+        _show(image, png)
 
     def change_plane(change) -> None:
         new_size = shape[PLANE_AXIS[change["new"]]]
@@ -273,17 +324,17 @@ def volume_viewer(
     contrast.observe(redraw, names="value")
     position.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([contrast, planes, position]), image])
+    return _viewer([contrast, planes, position], image)
 
 
 # ----------------------------------------------------------------------------- lesson 02 and 03
 
 
 def _grid_png(draw, nrows: int, ncols: int, figsize: tuple[float, float], dpi: int) -> bytes:
-    """Run ``draw(axes)`` on a fresh off-screen ``nrows x ncols`` figure; return PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Run ``draw(axes)`` on a fresh off-screen ``nrows x ncols`` figure; return PNG bytes.
 
+    The PNG is ``figsize * dpi`` pixels (no tight bounding box), the figure never reaches pyplot.
+    """
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     draw(np.asarray(fig.subplots(nrows, ncols, squeeze=False)))
@@ -313,8 +364,6 @@ def _check_truth(truth, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _check_axes(axes, count: int) -> np.ndarray:
-    import matplotlib.pyplot as plt
-
     if axes is None:
         _, axes = plt.subplots(1, count, figsize=(3.2 * count, 3.4), squeeze=False)
     flat = np.asarray(axes, dtype=object).ravel()
@@ -354,9 +403,6 @@ def render_skull_strip(
             or there are fewer than two axes (and as ``strip_skull`` for its parameters).
         TypeError: If ``image`` is not numeric or ``truth`` is not ``bool``.
     """
-    from course_lib import preprocessing as P
-    from course_lib.plotting import plot_slice
-
     image = _check_slice(image)
     truth = _check_truth(truth, image.shape)
     axes = _check_axes(axes, 2)
@@ -378,38 +424,37 @@ def render_skull_strip(
     return axes
 
 
-def skull_strip_explorer(image, truth=None, *, size: float = 3.5, dpi: int = 80):
+def skull_strip_explorer(image, truth=None, *, size: float = 3.5, dpi: int = 100):
     """Change the skull stripper's erosion radius and smoothing and see the mask update.
 
     Args:
         image: ``(H, W)`` slice, any real dtype; not modified.
         truth: Optional ``(H, W)`` ``bool`` true brain mask, for the Dice in the title.
-        size: Height of the drawn figure in inches.
-        dpi: Resolution of the drawn figure.
+        size: Height of the drawn figure in inches (its width is twice that).
+        dpi: Pixels per inch of the drawn figure; it is shown unscaled (350 pixels high at the
+            defaults).
 
     Returns:
-        An ``ipywidgets.VBox``: two sliders (``erosion``, ``smoothing``) above an ``Image``
-        drawn by :func:`render_skull_strip`. Display it as the last line of a cell.
+        An ``ipywidgets.VBox``: one row of two sliders (``erosion``, ``smoothing``) above an
+        ``Image`` drawn by :func:`render_skull_strip`. Display it as the last line of a cell.
 
     Raises:
         ValueError: If ``image``/``truth`` are invalid (see :func:`render_skull_strip`) or
             ``size``/``dpi`` are out of range.
+        TypeError: If ``size`` is not a number or ``dpi`` not an int.
     """
-    import ipywidgets as widgets
-
     image = _check_slice(image)
-    if not size > 0 or isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 10:
-        raise ValueError(f"size must be > 0 and dpi an int >= 10, got size={size!r}, dpi={dpi!r}")
+    _check_figure_size(size, dpi)
     truth = _check_truth(truth, image.shape)
     default = max(1, round(min(image.shape) / 22))
     erosion = widgets.IntSlider(
         value=default, min=0, max=max(2 * default + 2, 4), description="erosion r"
     )
     smoothing = widgets.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.25, description="smoothing")
-    picture = widgets.Image(format="png")
+    picture = _picture()
 
     def redraw(*_) -> None:
-        picture.value = _grid_png(
+        png = _grid_png(
             lambda axes: render_skull_strip(
                 image,
                 truth=truth,
@@ -422,11 +467,12 @@ def skull_strip_explorer(image, truth=None, *, size: float = 3.5, dpi: int = 80)
             (2 * size, size),
             dpi,
         )
+        _show(picture, png)
 
     erosion.observe(redraw, names="value")
     smoothing.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([erosion, smoothing]), picture])
+    return _viewer([erosion, smoothing], picture)
 
 
 def augmented_versions(
@@ -447,16 +493,13 @@ def augmented_versions(
 
     Raises:
         ValueError: If ``n`` < 1, the image is not 2D or ``strength`` is unknown.
+        TypeError: If ``n`` is not an int.
 
     >>> augmented_versions(np.zeros((16, 16), np.uint8), n=2).shape
     (2, 16, 16)
     """
-    from course_lib import transforms
-    from course_lib.datasets.images import as_uint8
-
     image = as_uint8(_check_slice(image))
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    n = check_int("n", n, minimum=1)
     size = image.shape[0] if image_size is None else image_size
     pipeline = transforms.train_transform(size, seed=seed, strength=strength)
     out = np.stack([pipeline(image=image.copy())["image"] for _ in range(n)])
@@ -482,13 +525,7 @@ def render_augmentations(
     Raises:
         ValueError: As :func:`augmented_versions`, or if there are too few axes.
     """
-    import matplotlib.pyplot as plt
-
-    from course_lib.plotting import plot_slice
-
     versions = augmented_versions(image, strength=strength, seed=seed, n=n)
-    from course_lib.datasets.images import as_uint8
-
     original = as_uint8(np.asarray(image)).astype(np.float32) / 255
     if axes is None:
         ncols = -(-(n + 1) // 2)
@@ -502,38 +539,36 @@ def render_augmentations(
     return flat
 
 
-def augmentation_explorer(image, *, n: int = 7, size: float = 2.2, dpi: int = 80):
+def augmentation_explorer(image, *, n: int = 7, size: float = 2.2, dpi: int = 100):
     """Pick an augmentation strength and a seed, and see ``n`` augmented versions of a slice.
 
     Args:
         image: ``(H, W)`` slice: ``uint8``, or floats in ``[0, 1]``; not modified.
-        n: Augmented versions shown (plus the original).
+        n: Augmented versions shown (plus the original), on two rows.
         size: Inches per panel.
-        dpi: Resolution of the drawn figure.
+        dpi: Pixels per inch of the drawn figure; it is shown unscaled (470 pixels high at the
+            defaults).
 
     Returns:
-        An ``ipywidgets.VBox``: a ``Dropdown`` (strength) and an ``IntSlider`` (seed) above an
-        ``Image`` drawn by :func:`render_augmentations`.
+        An ``ipywidgets.VBox``: one row with a ``Dropdown`` (strength) and an ``IntSlider``
+        (seed) above an ``Image`` drawn by :func:`render_augmentations`.
 
     Raises:
         ValueError: If ``image`` or ``n`` is invalid or ``size``/``dpi`` out of range.
+        TypeError: If ``n`` or ``dpi`` is not an int, or ``size`` not a number.
     """
-    import ipywidgets as widgets
-
-    from course_lib.transforms import STRENGTHS
-
     image = _check_slice(image)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
-    if not size > 0 or isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 10:
-        raise ValueError(f"size must be > 0 and dpi an int >= 10, got size={size!r}, dpi={dpi!r}")
-    strength = widgets.Dropdown(options=list(STRENGTHS), value="medium", description="strength")
+    n = check_int("n", n, minimum=1)
+    _check_figure_size(size, dpi)
+    strength = widgets.Dropdown(
+        options=list(transforms.STRENGTHS), value="medium", description="strength"
+    )
     seed = widgets.IntSlider(value=0, min=0, max=99, description="seed")
-    picture = widgets.Image(format="png")
+    picture = _picture()
     ncols = -(-(n + 1) // 2)
 
     def redraw(*_) -> None:
-        picture.value = _grid_png(
+        png = _grid_png(
             lambda axes: render_augmentations(
                 image, strength=strength.value, seed=seed.value, n=n, axes=axes
             ),
@@ -542,8 +577,9 @@ def augmentation_explorer(image, *, n: int = 7, size: float = 2.2, dpi: int = 80
             (size * ncols, 2 * size + 0.3),
             dpi,
         )
+        _show(picture, png)
 
     strength.observe(redraw, names="value")
     seed.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([strength, seed]), picture])
+    return _viewer([strength, seed], picture)

@@ -144,6 +144,8 @@ def test_most_confident_mistakes_handles_no_mistakes_and_bad_input():
     assert most_confident_mistakes([0, 1], [[0.9, 0.1], [0.2, 0.8]], class_names="ab").empty
     with pytest.raises(ValueError, match="k must be"):
         most_confident_mistakes([0], [[1.0, 0.0]], k=0, class_names="ab")
+    with pytest.raises(TypeError, match="k must be an int"):
+        most_confident_mistakes([0], [[1.0, 0.0]], k=2.0, class_names="ab")
     with pytest.raises(ValueError, match="class_names"):
         most_confident_mistakes([0], [[1.0, 0.0]], class_names="abc")
     with pytest.raises(ValueError, match="patient_ids has 1"):
@@ -195,6 +197,7 @@ def test_model_card_without_limitations_says_so():
         ({"name": ""}, ValueError, "name must be"),
         ({"data": " "}, ValueError, "data must be"),
         ({"metrics": {"point": 1}}, TypeError, "DataFrame"),
+        ({"name": None}, TypeError, "name must be a string"),
         ({"metrics": pd.DataFrame({"point": [1.0]})}, ValueError, "lacks columns"),
     ],
 )

@@ -1,11 +1,13 @@
 """Scarce-data subsets, one training run, and the transfer-learning comparison, all tiny."""
 
+import time
 import warnings
 
 import pandas as pd
 import pytest
 import torch
 import torchvision
+from torchmetrics.functional.classification import multiclass_accuracy, multiclass_recall
 
 from course_lib import models
 from course_lib.config import PROFILES
@@ -19,6 +21,7 @@ from course_lib.lessons.experiments import (
     run_experiment,
     subset_loader,
 )
+from course_lib.synthetic_spec import SyntheticSpec
 
 TINY = PROFILES["smoke"].with_overrides(image_size=32, batch_size=8, max_epochs=1)
 TRAINER = {"limit_train_batches": 1, "limit_val_batches": 1, "limit_test_batches": 1}
@@ -30,9 +33,7 @@ def tiny_data(tmp_path_factory):
         root=str(tmp_path_factory.mktemp("experiments") / "syn"),
         image_size=32,
         batch_size=8,
-        per_class=12,
-        test_per_class=4,
-        slices_per_patient=2,
+        synthetic=SyntheticSpec(per_class=12, test_per_class=4, slices_per_patient=2),
         val_fraction=0.34,
         seed=0,
     )
@@ -93,12 +94,20 @@ def test_subset_loader_batches_the_chosen_patients(tiny_data, augment):
 
 def test_run_experiment_trains_tests_and_reads_curves(tiny_data, tmp_path):
     model = models.TumorClassifier(backbone="simple_cnn")
+    start = time.perf_counter()
     run = run_experiment(
         model, tiny_data, name="tiny run", root_dir=tmp_path, profile=TINY, **TRAINER
     )
+    elapsed = time.perf_counter() - start
     assert run.name == "tiny run" and run.model is model and model.global_step == 1
     assert {"train/loss", "val/loss", "val/balanced_accuracy"} <= set(run.metrics.columns)
-    assert 0.0 <= run.test["test/balanced_accuracy"] <= 1.0 and run.seconds > 0
+    x, y = next(iter(tiny_data.test_dataloader()))  # limit_test_batches=1: the first batch
+    with torch.no_grad():
+        pred = model.eval()(x).argmax(dim=1)
+    expected = multiclass_recall(pred, y, num_classes=4, average="macro")
+    assert run.test["test/balanced_accuracy"] == pytest.approx(float(expected))
+    assert run.test["test/accuracy"] == pytest.approx(float((pred == y).float().mean()))
+    assert run.seconds < elapsed  # training only, not the test and the setup around it
     assert (tmp_path / "tiny_run" / "logs").is_dir()
     with pytest.raises(ValueError, match="name must be a non-empty string"):
         run_experiment(model, tiny_data, name=" ", root_dir=tmp_path, profile=TINY)
@@ -132,7 +141,15 @@ def test_compare_transfer_same_budget_three_strategies(tiny_data, tmp_path, monk
     assert table["ImageNet weights"].tolist() == [False, True, True]
     assert table.loc["frozen", "trainable parameters"] == 512 * 4 + 4
     assert table.loc["fine-tuned", "% trainable"] == 100.0
-    assert table.filter(like="test").apply(lambda c: c.between(0, 1)).all().all()
+    for strategy, run in runs.items():  # the table reports each run's own test metrics
+        assert table.loc[strategy, "test accuracy"] == run.test["test/accuracy"]
+        assert table.loc[strategy, "test macro-F1"] == run.test["test/f1_macro"]
+    frozen = runs["frozen"].model.eval()
+    x, y = next(iter(tiny_data.test_dataloader()))
+    with torch.no_grad():
+        pred = frozen(x).argmax(dim=1)
+    accuracy = multiclass_accuracy(pred, y, num_classes=4, average="micro")
+    assert table.loc["frozen", "test accuracy"] == pytest.approx(float(accuracy))
     assert all(run.model.global_step == 1 for run in runs.values())
     assert runs["fine-tuned"].model.hparams.lr == STRATEGIES["fine-tuned"]["lr"]
     torch.testing.assert_close(  # the frozen backbone did not move

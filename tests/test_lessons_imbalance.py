@@ -46,6 +46,19 @@ def test_screening_counts_checks_arguments(kwargs, message):
         screening_counts(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_majority": 10.0}, "n_majority must be an int"),
+        ({"n_majority": 10, "minimum": True}, "minimum must be an int"),
+        ({"n_majority": 10, "shares": {"glioma": "half"}}, r"shares\['glioma'\] must be a number"),
+    ],
+)
+def test_screening_counts_rejects_wrong_kinds(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        screening_counts(**kwargs)
+
+
 def test_majority_predictions_and_the_accuracy_paradox():
     y_train = np.array([2] * 8 + [0, 1])
     y_eval = np.array([2] * 18 + [0, 1])
@@ -59,6 +72,8 @@ def test_majority_predictions_and_the_accuracy_paradox():
         majority_predictions([], 3)
     with pytest.raises(ValueError, match="n must be"):
         majority_predictions([1], 0)
+    with pytest.raises(TypeError, match="n must be an int"):
+        majority_predictions([1], 3.0)
 
 
 def test_metrics_row_columns():
@@ -131,8 +146,9 @@ def test_compare_methods_trains_and_adds_post_hoc_rows(tmp_path, monkeypatch):
     assert table.index[0] == "cross-entropy" and table.index[1] == "CE + prior correction"
     assert table.index[2].startswith("CE + threshold (")
     assert table.filter(like="recall").shape[1] == 4
-    assert ((table >= 0) & (table <= 1)).all().all()
     result = results["cross-entropy"]
+    row = metrics_row(result.test.y_true, result.test.y_pred)
+    assert table.loc["cross-entropy"].to_dict() == pytest.approx(row)
     assert result.model.global_step == 1
     assert result.train_counts["notumor"] > result.train_counts["glioma"]
     assert len(result.test) == 4 * 4 and result.test.patient_ids is not None

@@ -1,5 +1,7 @@
 """Loader and training throughput: counts, warm-up, validation."""
 
+import time
+
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -12,6 +14,7 @@ from course_lib.lessons.throughput import (
     measure_training_throughput,
 )
 from course_lib.models import SimpleCNN
+from course_lib.synthetic_spec import SyntheticSpec
 
 
 def loader(n: int = 10, batch_size: int = 4) -> DataLoader:
@@ -22,9 +25,12 @@ def loader(n: int = 10, batch_size: int = 4) -> DataLoader:
 def test_counts_images_after_warmup_and_stops_after_batches():
     full = measure_throughput(loader(), warmup=1)
     assert (full.images, full.batches) == (6, 2)  # batches of 4, 4, 2; the first is warm-up
+    start = time.perf_counter()
     limited = measure_throughput(loader(), batches=1, warmup=0)
+    elapsed = time.perf_counter() - start
     assert (limited.images, limited.batches) == (4, 1)
-    assert limited.seconds >= 0
+    assert limited.seconds <= elapsed  # only the timed batch, within the call
+    assert limited.images_per_second == pytest.approx(4 / limited.seconds)
 
 
 def test_accepts_bare_tensor_batches():
@@ -49,6 +55,12 @@ def test_measure_throughput_rejects_bad_arguments(kwargs, message):
         measure_throughput(loader(), **kwargs)
 
 
+@pytest.mark.parametrize("kwargs", [{"batches": 1.0}, {"warmup": True}])
+def test_measure_throughput_rejects_counts_that_are_not_ints(kwargs):
+    with pytest.raises(TypeError, match=f"{next(iter(kwargs))} must be an int"):
+        measure_throughput(loader(), **kwargs)
+
+
 def test_measure_throughput_rejects_batches_without_images():
     with pytest.raises(TypeError, match="a batch must be"):
         measure_throughput([("a", "b")], warmup=0)
@@ -59,9 +71,12 @@ def test_training_throughput_trains_the_model_in_place():
     model = SimpleCNN(widths=(4, 8))
     before = [p.detach().clone() for p in model.parameters()]
     images, labels = torch.randn(6, 1, 16, 16), torch.tensor([0, 1, 2, 3, 0, 1])
+    start = time.perf_counter()
     result = measure_training_throughput(model, images, labels, steps=2, device="cpu")
+    elapsed = time.perf_counter() - start
     assert (result.images, result.batches) == (12, 2)
-    assert result.images_per_second > 0
+    assert result.seconds <= elapsed
+    assert result.images_per_second == pytest.approx(12 / result.seconds)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
@@ -108,8 +123,9 @@ def test_measure_datamodule_prepares_warms_and_times_one_pass():
 
 def test_measure_datamodule_on_the_real_datamodule(tmp_path):
     dm = BrainMRIDataModule(
-        root=str(tmp_path / "syn"), image_size=16, per_class=8, test_per_class=4, batch_size=4,
-        slices_per_patient=2, val_fraction=0.25, cache=True, augment=False,
+        root=str(tmp_path / "syn"), image_size=16, batch_size=4, val_fraction=0.25,
+        synthetic=SyntheticSpec(per_class=8, test_per_class=4, slices_per_patient=2),
+        cache=True, augment=False,
     )  # fmt: skip
     result = measure_datamodule(dm, batches=2)
     assert (result.images, result.batches) == (8, 2)

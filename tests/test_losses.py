@@ -85,6 +85,12 @@ def test_focal_init_raises(kwargs, match):
         FocalLoss(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs", [{"gamma": "2"}, {"gamma": True}, {"label_smoothing": None}])
+def test_focal_init_rejects_non_numbers(kwargs):
+    with pytest.raises(TypeError, match=f"{next(iter(kwargs))} must be a number"):
+        FocalLoss(**kwargs)
+
+
 def test_focal_forward_raises(batch):
     logits, target = batch
     loss = FocalLoss()
@@ -149,6 +155,10 @@ def test_class_weights_raises():
         class_weights([-1, 0], 2)
     with pytest.raises(TypeError, match="integer"):
         class_weights([0.0, 1.0], 2)
+    with pytest.raises(TypeError, match="num_classes must be an int"):
+        class_weights([0, 1], 2.0)
+    with pytest.raises(TypeError, match="beta must be a number"):
+        class_weights([0, 1], 2, method="effective", beta="0.9")
 
 
 def test_sampler_weights_sum_per_class():
@@ -175,3 +185,5 @@ def test_weighted_sampler_raises():
         make_weighted_sampler([0, 1], seed=1.5)
     with pytest.raises(ValueError, match="num_samples"):
         make_weighted_sampler([0, 1], num_samples=0)
+    with pytest.raises(TypeError, match="num_samples must be an int"):
+        make_weighted_sampler([0, 1], num_samples=4.0)

@@ -14,6 +14,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from torchmetrics.classification import MulticlassCalibrationError
+from torchmetrics.functional.classification import multiclass_calibration_error
 
 from course_lib.metrics import (
     BootstrapCI,
@@ -21,10 +22,13 @@ from course_lib.metrics import (
     apply_temperature,
     bootstrap_ci,
     bootstrap_report,
+    check_labels,
+    check_probs,
     classification_report_frame,
     expected_calibration_error,
     fit_temperature,
     headline_metrics,
+    labels_and_predictions,
     one_vs_rest_curves,
     one_vs_rest_frame,
     predict_with_threshold,
@@ -147,6 +151,22 @@ def test_report_raises():
         classification_report_frame([0, 1], [[0.5, 0.5], [1.0]], ["a", "b"])
 
 
+def test_public_input_checks():
+    np.testing.assert_array_equal(check_labels(torch.tensor([2, 0])), [2, 0])
+    assert check_labels(np.array([True, False])).tolist() == [1, 0]
+    assert check_probs([[0.5, 0.5]], n=1).dtype == np.float64
+    y, pred, probs, c = labels_and_predictions([0, 2], [[0.1, 0.1, 0.8], [0.2, 0.2, 0.6]])
+    assert (y.tolist(), pred.tolist(), c) == ([0, 2], [2, 2], 3)
+    np.testing.assert_array_equal(probs, [[0.1, 0.1, 0.8], [0.2, 0.2, 0.6]])
+    assert labels_and_predictions([0, 1], [1, 3])[3] == 4  # C from the largest label
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        check_labels([[0, 1]])
+    with pytest.raises(ValueError, match="1 rows but y_true has 2"):
+        check_probs([[0.5, 0.5]], n=2)
+    with pytest.raises(ValueError, match="y_score must be labels"):
+        labels_and_predictions([0, 1], np.zeros((2, 2, 2)))
+
+
 def test_headline_metrics_match_sklearn(classified):
     y, probs, _, _ = classified
     pred = probs.argmax(1)
@@ -220,8 +240,12 @@ def test_bootstrap_raises():
         bootstrap_ci("accuracy", y, p)
     with pytest.raises(ValueError, match="n_resamples"):
         bootstrap_ci(accuracy_score, y, p, n_resamples=0)
+    with pytest.raises(TypeError, match="n_resamples must be an int"):
+        bootstrap_ci(accuracy_score, y, p, n_resamples=10.0)
     with pytest.raises(ValueError, match="ci must"):
         bootstrap_ci(accuracy_score, y, p, ci=95)
+    with pytest.raises(TypeError, match="ci must be a number"):
+        bootstrap_ci(accuracy_score, y, p, ci="95%")
     with pytest.raises(TypeError, match="seed"):
         bootstrap_ci(accuracy_score, y, p, seed="0")
     with pytest.raises(ValueError, match="groups must have shape"):
@@ -284,6 +308,36 @@ def test_ece_matches_torchmetrics(classified):
     assert expected_calibration_error(probs, y, n_bins=10) == pytest.approx(float(ref10), abs=1e-5)
 
 
+@pytest.mark.parametrize("n_bins", [1, 2, 7, 10, 15, 40])
+def test_ece_is_the_weighted_gap_of_the_reliability_table(classified, n_bins):
+    y, probs, _, _ = classified
+    table = reliability_curve(probs, y, n_bins=n_bins)
+    full = table[table["count"] > 0]
+    gaps = (full["accuracy"] - full["confidence"]).abs()
+    from_table = float((gaps * full["count"]).sum() / full["count"].sum())
+    assert expected_calibration_error(probs, y, n_bins=n_bins) == pytest.approx(
+        from_table, abs=1e-6
+    )
+
+
+def test_ece_and_the_table_differ_only_for_confidence_exactly_one():
+    # torchmetrics gives confidence 1.0 a bin of its own; reliability_curve keeps it in the last
+    probs = np.array([[1.0, 0.0], [0.95, 0.05]])
+    y = np.array([1, 0])  # the certain prediction is wrong, the other one right
+    table = reliability_curve(probs, y, n_bins=10)
+    assert table["count"].tolist() == [0] * 9 + [2]
+    last = table.iloc[-1]
+    assert abs(last["accuracy"] - last["confidence"]) == pytest.approx(0.475)
+    got = expected_calibration_error(probs, y, n_bins=10)
+    assert got == pytest.approx((abs(1 - 0.95) + abs(0 - 1.0)) / 2)  # 0.525, two bins
+    ref = multiclass_calibration_error(
+        torch.as_tensor(probs), torch.as_tensor(y), num_classes=2, n_bins=10, norm="l1"
+    )
+    assert got == pytest.approx(float(ref))
+    same_sign = np.array([1, 1])  # both wrong: the split does not change the weighted gap
+    assert expected_calibration_error(probs, same_sign, n_bins=10) == pytest.approx(0.975)
+
+
 def test_ece_perfectly_calibrated_is_near_zero(rng):
     probs = _softmax(rng.normal(scale=2.0, size=(20000, 4)))
     y = np.array([rng.choice(4, p=row) for row in probs])
@@ -294,7 +348,8 @@ def test_ece_overconfident_is_large(rng):
     probs = np.full((1000, 2), 0.01)
     probs[:, 0] = 0.99
     y = rng.integers(0, 2, size=1000)
-    assert expected_calibration_error(probs, y) == pytest.approx(0.99 - np.mean(y == 0))
+    expected = 0.99 - np.mean(y == 0)
+    assert expected_calibration_error(probs, y) == pytest.approx(expected, abs=1e-5)  # float32
 
 
 def test_reliability_curve_columns_and_counts(classified):
@@ -319,6 +374,10 @@ def test_reliability_confidence_one_goes_in_last_bin():
 def test_calibration_raises():
     with pytest.raises(ValueError, match="n_bins"):
         reliability_curve([[0.5, 0.5]], [0], n_bins=0)
+    with pytest.raises(TypeError, match="n_bins must be an int"):
+        expected_calibration_error([[0.5, 0.5]], [0], n_bins=10.0)
+    with pytest.raises(ValueError, match="n_bins"):
+        expected_calibration_error([[0.5, 0.5]], [0], n_bins=0)
     with pytest.raises(ValueError, match="1 rows but y_true has 2"):
         expected_calibration_error([[0.5, 0.5]], [0, 1])
 
@@ -355,10 +414,12 @@ def test_apply_temperature_keeps_type():
 def test_temperature_raises():
     with pytest.raises(ValueError, match="temperature"):
         apply_temperature(np.zeros((1, 2)), 0.0)
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(TypeError, match="temperature"):
         apply_temperature(np.zeros((1, 2)), True)
     with pytest.raises(ValueError, match="max_iter"):
         fit_temperature(np.zeros((2, 2)), [0, 1], max_iter=0)
+    with pytest.raises(TypeError, match="max_iter must be an int"):
+        fit_temperature(np.zeros((2, 2)), [0, 1], max_iter=10.0)
     with pytest.raises(ValueError, match="y_true must be < C=2"):
         fit_temperature(np.zeros((2, 2)), [0, 2])
     with pytest.raises(ValueError, match="finite"):
@@ -396,6 +457,8 @@ def test_threshold_all_positive():
 def test_threshold_raises():
     with pytest.raises(ValueError, match="target"):
         threshold_for_sensitivity([0, 1], [0.1, 0.9], target=0.0)
+    with pytest.raises(TypeError, match="target must be a number"):
+        threshold_for_sensitivity([0, 1], [0.1, 0.9], target="95%")
     with pytest.raises(ValueError, match="0/1"):
         threshold_for_sensitivity([0, 2], [0.1, 0.9])
     with pytest.raises(ValueError, match="no positives"):
@@ -413,10 +476,12 @@ def test_predict_with_threshold():
     np.testing.assert_array_equal(probs, before)
     with pytest.raises(ValueError, match="class_index must be in"):
         predict_with_threshold(probs, 3, 0.5)
-    with pytest.raises(ValueError, match="class_index must be an int"):
+    with pytest.raises(TypeError, match="class_index must be an int"):
         predict_with_threshold(probs, 1.0, 0.5)
     with pytest.raises(ValueError, match="threshold"):
         predict_with_threshold(probs, 1, 1.5)
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        predict_with_threshold(probs, 1, None)
 
 
 def test_adjust_for_priors_bayes_rule():

@@ -72,6 +72,9 @@ def test_simple_cnn_without_batch_norm():
         ({"in_channels": 0}, ValueError, "in_channels"),
         ({"in_channels": 1.5}, TypeError, "in_channels"),
         ({"num_classes": 1}, ValueError, "num_classes"),
+        ({"num_classes": 4.0}, TypeError, "num_classes must be an int"),
+        ({"widths": (8, 16.0)}, TypeError, r"widths\[1\] must be an int"),
+        ({"dropout": "0.3"}, TypeError, "dropout must be a number"),
     ],
 )
 def test_simple_cnn_rejects_bad_arguments(kwargs, error, match):
@@ -226,7 +229,13 @@ def test_metrics_values_and_test_stage(tmp_path):
     metrics = trainer.callback_metrics
     recalls = [metrics[f"test/recall_{name}"] for name in model.class_names]
     torch.testing.assert_close(metrics["test/balanced_accuracy"], torch.stack(recalls).mean())
-    assert 0.0 <= float(metrics["test/accuracy"]) <= 1.0
+    x, y = next(iter(_loader()))  # fast_dev_run tests one batch
+    with torch.no_grad():
+        pred = model.eval()(x).argmax(dim=1)
+    assert float(metrics["test/accuracy"]) == pytest.approx(float((pred == y).float().mean()))
+    for k, name in enumerate(model.class_names):
+        expected = float((pred[y == k] == k).float().mean())
+        assert float(metrics[f"test/recall_{name}"]) == pytest.approx(expected)
 
 
 def test_predict_step_returns_probabilities(tmp_path):
@@ -305,6 +314,21 @@ def test_classifier_rejects_bad_arguments(kwargs, match):
         TumorClassifier(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lr": "1e-3"}, "lr must be a number"),
+        ({"weight_decay": None}, "weight_decay must be a number"),
+        ({"label_smoothing": True}, "label_smoothing must be a number"),
+        ({"focal_gamma": "2"}, "focal_gamma must be a number"),
+        ({"in_channels": 1.0}, "in_channels must be an int"),
+    ],
+)
+def test_classifier_rejects_wrong_kinds(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        TumorClassifier(**kwargs)
+
+
 def test_hyperparameters_saved_and_class_names():
     model = TumorClassifier(backbone="resnet18", lr=3e-4)
     assert model.hparams.backbone == "resnet18"
@@ -326,6 +350,8 @@ def test_freeze_and_unfreeze_backbone():
     model.unfreeze_backbone()
     assert all(p.requires_grad for p in model.parameters())
     assert model.backbone.bn1.training is True
+    model(torch.rand(4, 1, 32, 32))  # unfrozen batch norms learn the new statistics again
+    assert not torch.allclose(model.backbone.bn1.running_mean, running_mean)
 
 
 def test_channels_last_option():

@@ -90,6 +90,11 @@ def test_plot_image_grid_errors(rng, kwargs, match):
         plot_image_grid(**args)
 
 
+def test_plot_image_grid_ncols_must_be_an_int(rng):
+    with pytest.raises(TypeError, match="ncols must be an int"):
+        plot_image_grid(rng.random((2, 8, 8)), ncols=2.0)
+
+
 def test_plot_image_grid_too_few_axes(rng):
     _, given = plt.subplots(1, 2)
     with pytest.raises(ValueError, match="axes"):

@@ -52,3 +52,5 @@ def test_registration_plots_reject_bad_input():
         plot_checkerboard(np.zeros(4), np.zeros(4))
     with pytest.raises(ValueError, match="tiles"):
         plot_checkerboard(np.zeros((4, 4)), np.zeros((4, 4)), tiles=1)
+    with pytest.raises(TypeError, match="tiles must be an int"):
+        plot_checkerboard(np.zeros((4, 4)), np.zeros((4, 4)), tiles=4.0)

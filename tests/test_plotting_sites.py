@@ -50,3 +50,8 @@ def test_masks_select_the_pixels_and_density_integrates_to_one(ax):
 def test_rejects_bad_arguments(ax, args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_site_histograms(*args, ax=ax, **kwargs)
+
+
+def test_bins_must_be_an_int(ax):
+    with pytest.raises(TypeError, match="bins must be an int"):
+        plot_site_histograms([np.zeros((2, 2))], ["a"], ax=ax, bins=10.0)

@@ -91,6 +91,8 @@ def test_strip_skull_constant_and_empty_give_no_brain():
         ({"erosion_radius": -1}, ValueError),
         ({"dilation_radius": 1.5}, TypeError),
         ({"smoothing": -1.0}, ValueError),
+        ({"smoothing": "1"}, TypeError),
+        ({"threshold": "otsu"}, TypeError),
     ],
 )
 def test_strip_skull_rejects_bad_parameters(kwargs, error):
@@ -162,6 +164,21 @@ def test_clip_percentiles_matches_numpy(rng):
 def test_clip_percentiles_rejects_bad_range(low, high):
     with pytest.raises(ValueError, match="low < high"):
         P.clip_percentiles(np.ones((2, 2)), low, high)
+
+
+def test_clip_percentiles_rejects_non_numbers():
+    with pytest.raises(TypeError, match="high must be a number"):
+        P.clip_percentiles(np.ones((2, 2)), 1, "99")
+
+
+def test_structuring_elements_are_scikit_images_disk_and_ball():
+    from skimage.morphology import ball, disk
+
+    for radius in range(6):
+        np.testing.assert_array_equal(P._ball(radius, 2), disk(radius).astype(bool))
+        np.testing.assert_array_equal(P._ball(radius, 3), ball(radius).astype(bool))
+    # the Euclidean disk of radius 2: 13 pixels, corners left out
+    assert P._ball(2, 2).sum() == 13 and not P._ball(2, 2)[0, 0]
 
 
 def test_normalize_zscore_uses_mask_statistics():
@@ -340,6 +357,29 @@ def test_correct_bias_field_3d_runs():
 def test_correct_bias_field_errors(image, kwargs, match):
     with pytest.raises(ValueError, match=match):
         P.correct_bias_field(image, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"shrink_factor": 2.0}, "shrink_factor must be an int"),
+        ({"iterations": (10, 5.5)}, r"iterations\[1\] must be an int"),
+        ({"control_points": 4.0}, "control_points must be an int"),
+        ({"convergence_threshold": "1e-3"}, "convergence_threshold must be a number"),
+    ],
+)
+def test_correct_bias_field_rejects_wrong_kinds(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        P.correct_bias_field(np.ones((8, 8)), **kwargs)
+
+
+def test_check_image_is_public_and_copies():
+    image = np.arange(4, dtype=np.uint8).reshape(2, 2)
+    out = P.check_image(image, "slice", ndims=(2,))
+    assert out.dtype == np.float64 and out is not image
+    np.testing.assert_array_equal(out, image)
+    with pytest.raises(ValueError, match="slice must have 2 dimensions"):
+        P.check_image(np.zeros((2, 2, 2)), "slice", ndims=(2,))
 
 
 def test_coefficient_of_variation_errors():

@@ -66,7 +66,9 @@ def test_register_is_pure_and_repeatable():
         ({"iterations": 0}, "iterations"),
         ({"bins": 1}, "bins"),
         ({"shrink_factors": ()}, "shrink_factors"),
+        ({"shrink_factors": (2, 0)}, r"shrink_factors\[1\]"),
         ({"threads": 0}, "threads"),
+        ({"seed": -1}, "seed"),  # an int, but not an allowed one: ValueError
     ],
 )
 def test_register_rejects_bad_arguments(kwargs, match):
@@ -75,7 +77,15 @@ def test_register_rejects_bad_arguments(kwargs, match):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"), [({"threads": 1.5}, "threads"), ({"seed": -1}, "seed")]
+    ("kwargs", "match"),
+    [
+        ({"threads": 1.5}, "threads"),
+        ({"seed": 0.0}, "seed"),
+        ({"iterations": 10.0}, "iterations"),
+        ({"bins": True}, "bins"),
+        ({"shrink_factors": (2.0, 1)}, r"shrink_factors\[0\]"),
+        ({"sampling_fraction": "all"}, "sampling_fraction"),
+    ],
 )
 def test_register_rejects_non_int_threads_and_seed(kwargs, match):
     with pytest.raises(TypeError, match=match):

@@ -1,9 +1,12 @@
 """Volume viewer: the pure slicing and render functions, and the widget built without a display."""
 
+import io
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
 from course_lib.widgets import PLANES, render_volume_slice, volume_slice, volume_viewer
 
@@ -27,6 +30,18 @@ def _widgets_of(root, kind):
     for child in getattr(root, "children", ()):
         found += _widgets_of(child, kind)
     return found
+
+
+#: A JupyterLab window is about 1000 pixels high; one row of controls takes about 40.
+MAX_VIEWER_HEIGHT_PX, CONTROL_ROW_PX = 900, 40
+
+
+def assert_shown_at_pixel_size(image: widgets.Image) -> tuple[int, int]:
+    """The Image widget declares exactly its PNG's pixel size (no stretching, no blur)."""
+    width, height = Image.open(io.BytesIO(bytes(image.value))).size
+    assert (image.width, image.height) == (str(width), str(height))
+    assert (image.layout.width, image.layout.height) == (f"{width}px", f"{height}px")
+    return width, height
 
 
 @pytest.mark.parametrize(
@@ -121,6 +136,34 @@ def test_viewer_builds_without_a_display_and_reacts_to_the_slider(volume):
     assert bytes(image.value) != after_slider
 
 
+def test_viewer_shows_the_png_at_its_pixel_size_in_every_plane():
+    # a head as lesson 01 shows it: 64 coronal slices of 128 x 128, thick slices
+    volume = np.random.default_rng(0).random((64, 128, 128)).astype(np.float32)
+    spacing = (0.9 / 63, 2 / 127, 2 / 127)
+    viewer = volume_viewer({"T1": volume, "T2": volume}, spacing=spacing)
+    (image,) = _widgets_of(viewer, widgets.Image)
+    (planes,) = _widgets_of(viewer, widgets.ToggleButtons)
+    sizes = {}
+    for plane in PLANES:
+        planes.value = plane
+        sizes[plane] = assert_shown_at_pixel_size(image)
+        assert sizes[plane][1] + CONTROL_ROW_PX < MAX_VIEWER_HEIGHT_PX
+    assert sizes["coronal"][1] == 400  # size * dpi: 4 inches at 100 dpi, drawn 1:1
+    assert sizes["axial"][0] > sizes["coronal"][0] > sizes["sagittal"][0]  # true proportions
+    assert viewer.layout.align_items == "flex-start"  # not stretched to the notebook's width
+
+
+def test_viewer_controls_sit_in_one_row(volume):
+    viewer = volume_viewer({"T1": volume, "T2": volume})
+    (row,) = _widgets_of(viewer, widgets.HBox)
+    (contrast,) = _widgets_of(viewer, widgets.Dropdown)
+    (planes,) = _widgets_of(viewer, widgets.ToggleButtons)
+    (slider,) = _widgets_of(viewer, widgets.IntSlider)
+    assert list(row.children) == [contrast, planes, slider]
+    assert row.layout.flex_flow == "row nowrap"
+    assert int(planes.style.button_width.removesuffix("px")) <= 80  # three buttons in a row
+
+
 def test_viewer_plane_change_resizes_the_slider(volume):
     viewer = volume_viewer(volume)
     (planes,) = _widgets_of(viewer, widgets.ToggleButtons)
@@ -139,6 +182,8 @@ def test_viewer_plane_change_resizes_the_slider(volume):
         ((np.zeros((2, 3, 3)),), {"mask": np.zeros((2, 3, 4))}, ValueError, "mask shape"),
         ((np.zeros((2, 3, 3)),), {"plane": "oblique"}, ValueError, "plane must be one of"),
         ((np.zeros((2, 3, 3)),), {"dpi": 0}, ValueError, "dpi"),
+        ((np.zeros((2, 3, 3)),), {"dpi": 100.0}, TypeError, "dpi must be an int"),
+        ((np.zeros((2, 3, 3)),), {"size": "4"}, TypeError, "size must be a number"),
         ((np.zeros((2, 3)),), {}, ValueError, r"\(D, H, W\)"),
         (("volume.nii",), {}, TypeError, "dict of them"),
     ],

@@ -1,10 +1,14 @@
 """Lesson 02/03 explorers: the render functions' artists; the widgets built without a display."""
 
+import io
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
+from course_lib import transforms
 from course_lib.preprocessing import dice, strip_skull
 from course_lib.widgets import (
     augmentation_explorer,
@@ -35,6 +39,37 @@ def _find(root, kind):
     for child in getattr(root, "children", ()):
         found += _find(child, kind)
     return found
+
+
+#: A JupyterLab window is about 1000 pixels high; one row of controls takes about 40.
+MAX_VIEWER_HEIGHT_PX, CONTROL_ROW_PX = 900, 40
+
+
+def _check_layout(viewer, controls) -> tuple[int, int]:
+    """One Image at its PNG's pixel size under one row holding ``controls``; the PNG size."""
+    (picture,) = _find(viewer, widgets.Image)
+    width, height = Image.open(io.BytesIO(bytes(picture.value))).size
+    assert (picture.width, picture.height) == (str(width), str(height))
+    assert (picture.layout.width, picture.layout.height) == (f"{width}px", f"{height}px")
+    assert height + CONTROL_ROW_PX < MAX_VIEWER_HEIGHT_PX
+    (row,) = _find(viewer, widgets.HBox)
+    assert list(row.children) == controls and row.layout.flex_flow == "row nowrap"
+    assert viewer.layout.align_items == "flex-start"
+    return width, height
+
+
+def test_explorers_show_their_png_at_pixel_size_under_one_row_of_controls():
+    image = np.zeros((128, 128), np.float32)
+    image[32:96, 32:96] = 0.8
+    viewer = skull_strip_explorer(image)
+    controls = [_find(viewer, widgets.IntSlider)[0], _find(viewer, widgets.FloatSlider)[0]]
+    assert _check_layout(viewer, controls) == (700, 350)  # 7 x 3.5 inches at 100 dpi
+    viewer = augmentation_explorer(image, n=7)
+    controls = [_find(viewer, widgets.Dropdown)[0], _find(viewer, widgets.IntSlider)[0]]
+    assert _check_layout(viewer, controls) == (880, 470)  # 4 panels of 2.2 inches, 2 rows
+    (seed,) = _find(viewer, widgets.IntSlider)
+    seed.value = 3  # a redraw keeps the declared size in step with the new PNG
+    _check_layout(viewer, controls)
 
 
 def test_render_skull_strip_draws_outlines_dice_and_stripped_image(head, close_figures):
@@ -99,7 +134,12 @@ def test_augmented_versions_repeat_with_a_seed_and_differ_between_seeds(head):
     image = head[0]
     a = augmented_versions(image, strength="strong", seed=1, n=3)
     assert a.shape == (3, 48, 48) and a.dtype == np.float32
-    assert 0 <= a.min() and a.max() <= 1
+    # the pipeline's normalised output, mapped back to display intensities and clipped
+    pipeline = transforms.train_transform(48, seed=1, strength="strong")
+    as_uint8 = np.round(image * 255).astype(np.uint8)
+    raw = np.stack([pipeline(image=as_uint8.copy())["image"] for _ in range(3)])
+    np.testing.assert_allclose(a, np.clip(raw * transforms.STD + transforms.MEAN, 0, 1), atol=1e-6)
+    assert a.min() == 0.0 and (raw * transforms.STD + transforms.MEAN).min() < 0  # clipped
     np.testing.assert_array_equal(a, augmented_versions(image, strength="strong", seed=1, n=3))
     assert not np.array_equal(a, augmented_versions(image, strength="strong", seed=2, n=3))
     assert not np.array_equal(a[0], a[1])
@@ -153,3 +193,19 @@ def test_explorers_reject_bad_sizes(head, kwargs, message):
     if "n" not in kwargs:
         with pytest.raises(ValueError, match=message):
             skull_strip_explorer(head[0], **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"n": 2.0}, "n must be an int"), ({"dpi": 80.0}, "dpi must be an int"),
+     ({"size": "2"}, "size must be a number")],
+)  # fmt: skip
+def test_explorers_reject_sizes_of_the_wrong_kind(head, kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        augmentation_explorer(head[0], **kwargs)
+    if "n" not in kwargs:
+        with pytest.raises(TypeError, match=message):
+            skull_strip_explorer(head[0], **kwargs)
+    else:
+        with pytest.raises(TypeError, match=message):
+            augmented_versions(head[0], **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_lib.checks import check, expect, fail
+from course_lib.metrics import expected_calibration_error as reference_ece
 
 
 def _confusion() -> np.ndarray:
@@ -138,8 +139,6 @@ def check_patient_bootstrap_indices(patient_bootstrap_indices) -> None:
 )
 def check_expected_calibration_error(expected_calibration_error) -> None:
     """Check ``expected_calibration_error(probs, y_true, n_bins) -> float`` (top-label ECE)."""
-    from course_lib.metrics import expected_calibration_error as reference
-
     rng = np.random.default_rng(7)
     logits = rng.normal(size=(200, 3)) * 2
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -157,7 +156,7 @@ def check_expected_calibration_error(expected_calibration_error) -> None:
             f"expected_calibration_error returned {type(got).__name__}; expected a number.",
             "Return float(ece).",
         )
-        want = reference(probs, y, n_bins=n_bins)
+        want = reference_ece(probs, y, n_bins=n_bins)
         if n_bins > 1:
             conf = probs.max(axis=1)
             correct = probs.argmax(axis=1) == y

@@ -20,8 +20,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
+from pytorch_lightning.loggers import CSVLogger
+from torch import nn
+from torch.utils.data import DataLoader
 
-from course_lib.config import Profile, get_profile
+from course_lib import models, training, transforms
+from course_lib._validation import check_int, check_type
+from course_lib.config import Profile, get_profile, seed_everything
+from course_lib.data import BrainMRIDataset
+from course_lib.lessons.inspection import count_parameters
 
 #: How :func:`compare_transfer` sets up each strategy: pretrained or not, frozen or not, and the
 #: peak learning rate (fine-tuning pretrained weights takes a smaller step so as not to wipe out
@@ -57,15 +65,11 @@ def patient_subset(index: pd.DataFrame, patients_per_class: int, *, seed: int) -
     >>> patient_subset(idx, 1, seed=0)["label"].tolist()
     [0, 0, 1, 1]
     """
-    if not isinstance(index, pd.DataFrame):
-        raise TypeError(f"index must be a pandas DataFrame, got {type(index).__name__}")
+    check_type("index", index, pd.DataFrame, "a pandas DataFrame")
     missing = sorted({"label", "patient_id"} - set(index.columns))
     if missing:
         raise ValueError(f"index lacks column(s) {missing}; use data.train_index after setup()")
-    if isinstance(patients_per_class, bool) or not isinstance(patients_per_class, int):
-        raise TypeError(f"patients_per_class must be an int, got {patients_per_class!r}")
-    if patients_per_class < 1:
-        raise ValueError(f"patients_per_class must be >= 1, got {patients_per_class}")
+    patients_per_class = check_int("patients_per_class", patients_per_class, minimum=1)
     rng = np.random.default_rng(seed)
     keep = []
     for label in sorted(index["label"].unique()):
@@ -97,12 +101,6 @@ def subset_loader(data, patients_per_class: int, *, augment: bool, seed: int = 4
     Raises:
         ValueError: See :func:`patient_subset`.
     """
-    import torch
-    from torch.utils.data import DataLoader
-
-    from course_lib import transforms
-    from course_lib.data import BrainMRIDataset
-
     data.setup()
     index = patient_subset(data.train_index, patients_per_class, seed=seed)
     transform = (
@@ -175,12 +173,9 @@ def run_experiment(
 
     Raises:
         ValueError: If ``name`` is empty.
+        TypeError: If ``name`` is not a string.
     """
-    from pytorch_lightning.loggers import CSVLogger
-
-    from course_lib.training import make_trainer, quiet_lightning, read_metrics
-
-    if not isinstance(name, str) or not name.strip():
+    if not check_type("name", name, str, "a string").strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     profile = get_profile(profile) if profile is None or isinstance(profile, str) else profile
     folder = os.path.join(os.fspath(root_dir), name.replace(" ", "_"))
@@ -192,8 +187,8 @@ def run_experiment(
         **trainer_overrides,
     }
     data.setup()
-    with quiet_lightning():
-        trainer = make_trainer(
+    with training.quiet_lightning():
+        trainer = training.make_trainer(
             profile, root_dir=folder, seed=seed, logger=CSVLogger(folder, name="logs"), **kwargs
         )
         start = time.perf_counter()
@@ -206,15 +201,13 @@ def run_experiment(
         seconds = time.perf_counter() - start
         best = trainer.checkpoint_callback.best_model_path or None
         if best:
-            import torch
-
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             model.load_state_dict(state)
         (test,) = trainer.test(model, dataloaders=data.test_dataloader(), verbose=False)
     return RunResult(
         name=name,
         model=model,
-        metrics=read_metrics(trainer.log_dir),
+        metrics=training.read_metrics(trainer.log_dir),
         test={k: float(v) for k, v in test.items()},
         seconds=seconds,
     )
@@ -236,8 +229,6 @@ def pretrained_weights_available(backbone: str = "resnet18") -> bool:
     Raises:
         ValueError: If ``backbone`` has no pretrained weights (``"simple_cnn"``, or unknown).
     """
-    from course_lib import models
-
     weights = models.imagenet_weights(backbone)
     return models.load_pretrained_state_dict(weights) is not None
 
@@ -260,25 +251,18 @@ def imagenet_first_conv(backbone: str = "resnet18", *, pretrained: bool = True):
     >>> imagenet_first_conv("resnet18", pretrained=False).weight.shape
     torch.Size([64, 3, 7, 7])
     """
-    from torch import nn
-
-    from course_lib.models import build_torchvision_model
-
-    model = build_torchvision_model(backbone, pretrained=pretrained)
+    model = models.build_torchvision_model(backbone, pretrained=pretrained)
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     return conv
 
 
 def _build_classifier(backbone: str, setup: Mapping, seed: int):
     """A ``TumorClassifier`` for one strategy, and whether its ImageNet weights were loaded."""
-    from course_lib.config import seed_everything
-    from course_lib.models import PretrainedWeightsUnavailable, TumorClassifier
-
     seed_everything(seed)  # the same random head (and random backbone) for every strategy
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PretrainedWeightsUnavailable)
-        model = TumorClassifier(backbone=backbone, **setup)
-    missing = any(issubclass(w.category, PretrainedWeightsUnavailable) for w in caught)
+        warnings.simplefilter("always", models.PretrainedWeightsUnavailable)
+        model = models.TumorClassifier(backbone=backbone, **setup)
+    missing = any(issubclass(w.category, models.PretrainedWeightsUnavailable) for w in caught)
     return model, bool(setup.get("pretrained")) and not missing
 
 
@@ -321,8 +305,6 @@ def compare_transfer(
     Raises:
         ValueError: If ``strategies`` is empty or holds an unknown name.
     """
-    from course_lib.lessons.inspection import count_parameters
-
     strategies = list(strategies)
     if not strategies or any(s not in STRATEGIES for s in strategies):
         raise ValueError(

@@ -22,7 +22,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from course_lib import training
+from course_lib._validation import check_choice, check_int, check_interval
 from course_lib.config import CLASS_NAMES, Profile, get_profile
+from course_lib.data import BrainMRIDataModule
+from course_lib.evaluation import predict_split
+from course_lib.losses import class_weights
+from course_lib.metrics import (
+    adjust_for_priors,
+    classification_report_frame,
+    predict_with_threshold,
+    threshold_for_sensitivity,
+)
+from course_lib.models import TumorClassifier
 
 #: Share of each class relative to the commonest one, as in a screening population: most
 #: scans show no tumour; glioma, the most urgent, is here also the rarest.
@@ -57,17 +69,17 @@ def screening_counts(
         ``{class_name: count}`` in ``CLASS_NAMES`` order, ints ``>= minimum``.
 
     Raises:
-        ValueError: If ``n_majority`` or ``minimum`` is not a positive int, a share is outside
-            ``(0, 1]``, or a key is not a class name.
+        ValueError: If ``n_majority`` or ``minimum`` is below 1, a share is outside ``(0, 1]``,
+            or a key is not a class name.
+        TypeError: If ``n_majority`` or ``minimum`` is not an int, or a share not a number.
 
     >>> screening_counts(300)
     {'glioma': 30, 'meningioma': 120, 'notumor': 300, 'pituitary': 75}
     >>> screening_counts(24)
     {'glioma': 8, 'meningioma': 10, 'notumor': 24, 'pituitary': 8}
     """
-    for arg, value in (("n_majority", n_majority), ("minimum", minimum)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive int, got {value!r}")
+    n_majority = check_int("n_majority", n_majority, minimum=1)
+    minimum = check_int("minimum", minimum, minimum=1)
     unknown = sorted(set(shares) - set(CLASS_NAMES))
     if unknown:
         raise ValueError(f"shares has unknown classes {unknown}; use names from {CLASS_NAMES}")
@@ -75,9 +87,7 @@ def screening_counts(
     for name in CLASS_NAMES:
         if name not in shares:
             continue
-        share = shares[name]
-        if not 0.0 < share <= 1.0:
-            raise ValueError(f"shares[{name!r}] must be in (0, 1], got {share!r}")
+        share = check_interval(f"shares[{name!r}]", shares[name], 0, 1, closed="right")
         counts[name] = max(minimum, round(share * n_majority))
     return counts
 
@@ -94,6 +104,7 @@ def majority_predictions(train_labels, n: int) -> np.ndarray:
 
     Raises:
         ValueError: If ``train_labels`` is empty or ``n < 1``.
+        TypeError: If ``n`` is not an int.
 
     >>> majority_predictions([2, 2, 1], 3)
     array([2, 2, 2])
@@ -101,8 +112,7 @@ def majority_predictions(train_labels, n: int) -> np.ndarray:
     labels = np.asarray(train_labels)
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError(f"train_labels must be a non-empty 1-D array, got shape {labels.shape}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = check_int("n", n, minimum=1)
     majority = int(np.bincount(labels.astype(np.int64)).argmax())
     return np.full(n, majority, dtype=np.int64)
 
@@ -124,8 +134,6 @@ def metrics_row(y_true, y_pred, class_names: Sequence[str] = CLASS_NAMES) -> dic
     >>> metrics_row([0, 0, 1, 1], [0, 0, 0, 1], ["a", "b"])["recall b"]
     0.5
     """
-    from course_lib.metrics import classification_report_frame
-
     frame = classification_report_frame(y_true, y_pred, class_names)
     row = {
         "accuracy": frame.attrs["accuracy"],
@@ -197,14 +205,7 @@ def train_method(
     Raises:
         ValueError: If ``method`` is not one of :data:`METHODS`.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    from course_lib.data import BrainMRIDataModule
-    from course_lib.evaluation import predict_split
-    from course_lib.losses import class_weights
-    from course_lib.models import TumorClassifier
-    from course_lib.training import make_trainer, quiet_lightning
-
+    check_choice("method", method, METHODS)
     profile = get_profile(profile) if profile is None or isinstance(profile, str) else profile
     data = BrainMRIDataModule.from_profile(
         profile,
@@ -228,8 +229,9 @@ def train_method(
         **trainer_overrides,
     }
     folder = os.path.join(os.fspath(root_dir), method.replace(" ", "_"))
-    with quiet_lightning():
-        trainer = make_trainer(profile, root_dir=folder, seed=seed, **trainer_kwargs)
+    with training.quiet_lightning():
+        # through the module, so that a test can stand in for the trainer
+        trainer = training.make_trainer(profile, root_dir=folder, seed=seed, **trainer_kwargs)
         options = dict(MODEL_OPTIONS if model_options is None else model_options)
         model = TumorClassifier(**options, **model_kwargs)
         trainer.fit(model, datamodule=data)
@@ -265,15 +267,9 @@ def post_hoc_rows(
 
     Raises:
         ValueError: If ``target_sensitivity`` is outside ``(0, 1]``.
+        TypeError: If it is not a number.
     """
-    from course_lib.metrics import (
-        adjust_for_priors,
-        predict_with_threshold,
-        threshold_for_sensitivity,
-    )
-
-    if not 0.0 < target_sensitivity <= 1.0:
-        raise ValueError(f"target_sensitivity must be in (0, 1], got {target_sensitivity!r}")
+    check_interval("target_sensitivity", target_sensitivity, 0, 1, closed="right")
     counts = np.array([plain.train_counts[n] for n in class_names], dtype=np.float64)
     priors = counts / counts.sum()
     uniform = np.full(len(counts), 1.0 / len(counts))

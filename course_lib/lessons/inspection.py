@@ -16,6 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from course_lib._validation import check_int, check_type
+
 #: Classic 3x3 filters, float32, to run over a slice with :func:`correlate2d`.
 KERNELS: dict[str, np.ndarray] = {
     "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float32),
@@ -24,14 +26,6 @@ KERNELS: dict[str, np.ndarray] = {
     "horizontal edges (Sobel y)": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float32),
     "outline (Laplacian)": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float32),
 }
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def correlate2d(image, kernel, *, padding: int = 0) -> np.ndarray:
@@ -65,7 +59,7 @@ def correlate2d(image, kernel, *, padding: int = 0) -> np.ndarray:
         raise ValueError(f"image must be 2D (H, W), got shape {image.shape}")
     if kernel.ndim != 2:
         raise ValueError(f"kernel must be 2D (kh, kw), got shape {kernel.shape}")
-    padding = _check_int("padding", padding, 0)
+    padding = check_int("padding", padding, minimum=0)
     if padding:
         image = np.pad(image, padding)
     if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
@@ -103,11 +97,11 @@ def conv_output_size(
     >>> conv_output_size(224, 7, stride=2, padding=3)
     112
     """
-    size = _check_int("size", size, 1)
-    kernel_size = _check_int("kernel_size", kernel_size, 1)
-    stride = _check_int("stride", stride, 1)
-    padding = _check_int("padding", padding, 0)
-    dilation = _check_int("dilation", dilation, 1)
+    size = check_int("size", size, minimum=1)
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+    stride = check_int("stride", stride, minimum=1)
+    padding = check_int("padding", padding, minimum=0)
+    dilation = check_int("dilation", dilation, minimum=1)
     span = dilation * (kernel_size - 1) + 1
     if size + 2 * padding < span:
         raise ValueError(
@@ -134,8 +128,7 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     >>> count_parameters(nn.Conv2d(1, 16, 3))  # 16 * 1 * 3 * 3 weights + 16 biases
     160
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_type("model", model, nn.Module, "a torch.nn.Module")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -182,8 +175,7 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> pd.DataFrame:
     >>> table["output shape"].tolist(), table["parameters"].tolist()
     ([(1, 4, 6, 6), (1, 4, 3, 3)], [40, 0])
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_type("model", model, nn.Module, "a torch.nn.Module")
     shape = tuple(int(s) for s in input_shape)
     if not shape or min(shape) < 1:
         raise ValueError(f"input_shape must hold positive sizes, got {tuple(input_shape)!r}")
@@ -225,10 +217,8 @@ def feature_maps(
     >>> tuple(maps["0"].shape)
     (1, 2, 3, 3)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
+    check_type("model", model, nn.Module, "a torch.nn.Module")
+    check_type("images", images, torch.Tensor, "a torch.Tensor (N, C, H, W)")
     layers = list(layers)
     if not layers:
         raise ValueError("layers is empty; name at least one module, e.g. 'features.0'")

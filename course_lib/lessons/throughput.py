@@ -23,6 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from course_lib._validation import check_int, check_type
+from course_lib.config import default_device
+
 __all__ = [
     "Throughput",
     "measure_datamodule",
@@ -54,11 +57,6 @@ class Throughput:
         return (
             f"{self.images_per_second:,.0f} images/s ({self.images} images in {self.seconds:.2f} s)"
         )
-
-
-def _check_count(value, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def _batch_size(batch) -> int:
@@ -93,11 +91,12 @@ def measure_throughput(
     Raises:
         ValueError: If ``batches`` or ``warmup`` is out of range, or no batch is left to time
             after the warm-up.
-        TypeError: If a batch holds no ``(N, ...)`` array.
+        TypeError: If ``batches`` or ``warmup`` is not an int, or a batch holds no
+            ``(N, ...)`` array.
     """
     if batches is not None:
-        _check_count(batches, "batches", 1)
-    _check_count(warmup, "warmup", 0)
+        check_int("batches", batches, minimum=1)
+    check_int("warmup", warmup, minimum=0)
     iterator = iter(loader)
     for _ in range(warmup):
         if next(iterator, None) is None:
@@ -137,14 +136,15 @@ def measure_datamodule(
         A :class:`Throughput` of the timed pass.
 
     Raises:
-        TypeError: If ``datamodule`` has no ``train_dataloader``.
+        TypeError: If ``datamodule`` has no ``train_dataloader``, or ``warm_epochs`` or
+            ``batches`` is not an int.
         ValueError: If ``warm_epochs`` or ``batches`` is out of range.
     """
     if not callable(getattr(datamodule, "train_dataloader", None)):
         raise TypeError(
             f"datamodule must be a LightningDataModule, got {type(datamodule).__name__}"
         )
-    _check_count(warm_epochs, "warm_epochs", 0)
+    check_int("warm_epochs", warm_epochs, minimum=0)
     datamodule.prepare_data()
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
@@ -184,13 +184,11 @@ def measure_training_throughput(
         A :class:`Throughput` over ``steps * N`` images.
 
     Raises:
-        TypeError: If ``model`` is not an ``nn.Module`` or the batch is not tensors.
+        TypeError: If ``model`` is not an ``nn.Module``, the batch is not tensors, or
+            ``steps``/``warmup`` is not an int.
         ValueError: If shapes disagree or ``steps``/``warmup`` is out of range.
     """
-    from course_lib.config import default_device
-
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
+    check_type("model", model, nn.Module, "a torch.nn.Module")
     if not torch.is_tensor(images) or not torch.is_tensor(labels):
         raise TypeError("images and labels must be torch tensors (a batch from a DataLoader)")
     if images.ndim != 4 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
@@ -198,8 +196,8 @@ def measure_training_throughput(
             f"need images (N, C, H, W) and labels (N,), got {tuple(images.shape)} and "
             f"{tuple(labels.shape)}"
         )
-    _check_count(steps, "steps", 1)
-    _check_count(warmup, "warmup", 0)
+    check_int("steps", steps, minimum=1)
+    check_int("warmup", warmup, minimum=0)
     device = torch.device(device) if device is not None else default_device()
     model = model.to(device).train()
     x, y = images.to(device).float(), labels.to(device).long()
