@@ -29,8 +29,8 @@ import torch
 from course_lib.config import data_dir, get_profile, seed_everything
 from course_lib.data import BrainMRIDataModule
 from course_lib.datasets import prepare_synthetic, synthetic_dir
-from course_lib.synthetic_spec import SyntheticSpec
 from course_lib.models import TumorClassifier
+from course_lib.synthetic_spec import SyntheticSpec
 from course_lib.training import make_trainer
 
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 #: The four classes, in label order, named as the Kaggle "Brain Tumor MRI Dataset" folders are.
 CLASS_NAMES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
@@ -145,7 +148,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def _cuda_available() -> bool:
-    import torch
+    import torch  # lazy: config (profiles, paths) must not pull in torch, which takes seconds
 
     return torch.cuda.is_available()
 
@@ -232,21 +235,45 @@ def resolve_precision(precision: str, cuda: bool | None = None, bf16: bool | Non
     if not cuda:
         return "32-true"
     if bf16 is None:
-        import torch
+        import torch  # lazy: config (profiles, paths) must not pull in torch, which takes seconds
 
         bf16 = torch.cuda.is_bf16_supported()
     return "bf16-mixed" if bf16 else "16-mixed"
 
 
+def in_source_checkout(root: Path | None = None) -> bool:
+    """Whether ``course_lib`` runs from a clone of the repository (an editable install).
+
+    After a plain ``pip install`` (Colab, a wheel) the package sits in ``site-packages``, whose
+    parent is no repository: this is ``False`` there.
+    """
+    root = REPO_ROOT if root is None else Path(root)
+    pyproject = root / "pyproject.toml"
+    try:
+        return (root / "course_lib").is_dir() and 'name = "course-lib"' in pyproject.read_text()
+    except OSError:
+        return False
+
+
 def data_dir(environ: dict | None = None) -> Path:
-    """Return the folder where datasets live: ``COURSE_DATA_DIR`` or ``<repo>/datasets``.
+    """Return the folder where datasets live.
+
+    In this order: ``COURSE_DATA_DIR`` when set; ``<repo>/datasets`` in a clone of the repository
+    (what ``make lab`` uses, wherever the notebook runs from); ``/content/datasets`` on Colab;
+    otherwise ``./datasets`` under the working directory. Never the installed package's folder.
 
     >>> data_dir({"COURSE_DATA_DIR": "/tmp/mri"}).as_posix()
     '/tmp/mri'
     """
     environ = os.environ if environ is None else environ
     chosen = environ.get("COURSE_DATA_DIR", "").strip()
-    return Path(chosen).expanduser() if chosen else REPO_ROOT / "datasets"
+    if chosen:
+        return Path(chosen).expanduser()
+    if in_source_checkout():
+        return REPO_ROOT / "datasets"
+    if in_colab():
+        return Path("/content/datasets")
+    return Path.cwd() / "datasets"
 
 
 def seed_everything(seed: int = 42) -> int:
@@ -265,7 +292,7 @@ def seed_everything(seed: int = 42) -> int:
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {seed!r}")
-    import pytorch_lightning as pl
+    import pytorch_lightning as pl  # lazy: as torch, seconds to import
 
     return pl.seed_everything(seed, workers=True, verbose=False)
 
@@ -279,8 +306,6 @@ def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
     >>> epoch_seed(42, 3) == epoch_seed(42, 3), epoch_seed(42, 3) == epoch_seed(42, 4)
     (True, False)
     """
-    import numpy as np  # lazy: `import course_lib` stays light (numpy is only needed here)
-
     return int(np.random.SeedSequence([int(seed), int(epoch), int(stream)]).generate_state(1)[0])
 
 
@@ -289,7 +314,7 @@ def default_device():
 
     Lightning picks the device itself (``accelerator="auto"``); use this only for plain torch code.
     """
-    import torch
+    import torch  # lazy: config (profiles, paths) must not pull in torch, which takes seconds
 
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -312,9 +337,7 @@ def measure_matmul(size: int = 1024, device=None, repeats: int = 5) -> float:
     Raises:
         ValueError: If ``size`` or ``repeats`` is not a positive integer.
     """
-    import time
-
-    import torch
+    import torch  # lazy: config (profiles, paths) must not pull in torch, which takes seconds
 
     for name, value in (("size", size), ("repeats", repeats)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -352,8 +375,8 @@ def environment_summary(profile: Profile | None = None) -> dict[str, str]:
         An ordered dict of names to printable values: python, torch, lightning, device, GPU
         name and memory (when there is one), profile and data dir.
     """
-    import pytorch_lightning as pl
-    import torch
+    import pytorch_lightning as pl  # lazy: as torch, seconds to import
+    import torch  # lazy: config (profiles, paths) must not pull in torch, which takes seconds
 
     profile = get_profile() if profile is None else profile
     summary = {

@@ -1,5 +1,10 @@
 import dataclasses
+import os
 import random
+import subprocess
+import sys
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +149,59 @@ def test_measure_matmul_returns_positive_gflops():
 def test_measure_matmul_rejects_bad_sizes(size, repeats):
     with pytest.raises(ValueError, match="positive int"):
         config.measure_matmul(size, "cpu", repeats=repeats)
+
+
+def test_data_dir_in_a_clone_is_the_repositorys_datasets_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # a notebook runs from notebooks/, not from the root
+    assert config.in_source_checkout()
+    assert config.data_dir() == config.REPO_ROOT / "datasets"
+
+
+def test_data_dir_after_a_plain_install_is_under_the_working_directory(monkeypatch, tmp_path):
+    site = tmp_path / "site-packages"
+    (site / "course_lib").mkdir(parents=True)
+    monkeypatch.setattr(config, "REPO_ROOT", site)
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert not config.in_source_checkout()
+    assert config.data_dir() == tmp_path / "datasets"
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert config.data_dir() == Path("/content/datasets")
+
+
+@pytest.mark.slow
+def test_data_dir_of_a_wheel_install_is_not_site_packages(tmp_path):
+    """Install the package as Colab does (not editable) and ask it where its data go."""
+    target, work = tmp_path / "site", tmp_path / "work"
+    work.mkdir()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(config.REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import course_lib, course_lib.config as c; print(course_lib.__file__); print(c.data_dir())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_DATA_DIR"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=work,
+        env={**env, "PYTHONPATH": str(target)},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert Path(out[0]).is_relative_to(target)  # the installed copy, not the clone
+    assert Path(out[1]) == work / "datasets"

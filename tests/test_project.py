@@ -1,9 +1,11 @@
 """The project's promises: packaging, the two commands, CI, lint."""
 
+import importlib
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import tomllib
@@ -57,7 +59,8 @@ def test_makefile_targets_create_and_reuse_the_venv():
 def test_dependencies_are_lower_bounded_ranges():
     project = PYPROJECT["project"]
     names = set()
-    for spec in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    extras = project["optional-dependencies"]
+    for spec in project["dependencies"] + extras["dev"] + extras["lab"]:
         requirement = Requirement(spec)
         names.add(requirement.name.lower())
         operators = {s.operator for s in requirement.specifier}
@@ -80,6 +83,34 @@ def test_dependencies_are_lower_bounded_ranges():
         assert needed in names, needed
 
 
+def test_the_runtime_needs_no_jupyter_server_and_declares_what_it_imports():
+    runtime = {Requirement(spec).name.lower() for spec in PYPROJECT["project"]["dependencies"]}
+    assert "jupyterlab" not in runtime  # Colab has its own server; `make lab` adds the extra
+    assert {"requests", "numpy"} <= runtime
+    numpy = next(Requirement(s) for s in PYPROJECT["project"]["dependencies"] if "numpy" in s)
+    assert "1.26" not in numpy.specifier and "2.0" in numpy.specifier  # np.bitwise_count
+
+
+def test_console_scripts_and_python_m_run_the_same_entry_points():
+    scripts = PYPROJECT["project"]["scripts"]
+    assert scripts == {
+        "course-train": "course_lib.cli:main",
+        "course-data": "course_lib.datasets.__main__:main",
+        "course-lab": "course_lib.lab:main",
+        "course-exercises": "course_lib.exercises:main",
+    }
+    for target in scripts.values():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function))
+    for script in ("course-train", "course-data"):
+        path = Path(sys.executable).parent / script
+        if path.exists():  # installed by `pip install -e .`
+            result = subprocess.run(
+                [str(path), "--help"], capture_output=True, text=True, check=False
+            )
+            assert result.returncode == 0 and "usage" in result.stdout.lower(), result.stderr
+
+
 def test_requires_python_admits_colab():
     spec = SpecifierSet(PYPROJECT["project"]["requires-python"])
     assert all(version in spec for version in ("3.10", "3.11", "3.12", "3.13"))
@@ -89,7 +120,7 @@ def test_environment_yml_installs_this_package_and_nothing_else():
     text = (REPO_ROOT / "environment.yml").read_text()
     lines = [line.split("#", 1)[0].rstrip() for line in text.splitlines()]
     entries = [line.strip()[2:] for line in lines if line.strip().startswith("- ")]
-    assert entries == ["conda-forge", "python=3.11", "pip", "pip:", "-e .[dev]"]
+    assert entries == ["conda-forge", "python=3.11", "pip", "pip:", "-e .[lab,dev]"]
     assert "3.11" in SpecifierSet(PYPROJECT["project"]["requires-python"])
     assert "dev" in PYPROJECT["project"]["optional-dependencies"]
 
@@ -102,7 +133,15 @@ def test_pytest_is_strict():
 
 def test_gitignore_keeps_generated_things_out():
     ignored = (REPO_ROOT / ".gitignore").read_text().split()
-    for entry in (".venv/", "datasets/*", "lightning_logs/", "*.ckpt", ".ipynb_checkpoints/"):
+    for entry in (
+        ".venv/",
+        "datasets/*",
+        "lightning_logs/",
+        "*.ckpt",
+        ".ipynb_checkpoints/",
+        "build/",
+        "runs/",
+    ):
         assert entry in ignored
 
 

@@ -44,9 +44,7 @@ def _split_patients(meta: pd.DataFrame, test_per_class: int, seed: int) -> np.nd
     return is_test
 
 
-def prepare_synthetic(
-    out: str | os.PathLike, spec: SyntheticSpec | None = None, **fields
-) -> Path:
+def prepare_synthetic(out: str | os.PathLike, spec: SyntheticSpec | None = None, **fields) -> Path:
     """Write a synthetic dataset in the Kaggle layout, with ``metadata.csv`` and masks.
 
     Layout: ``out/{Training,Testing}/<class>/{Tr,Te}-<cl>_NNNN.png`` (uint8 grayscale),
