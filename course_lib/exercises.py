@@ -178,13 +178,21 @@ def generate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m course_lib.exercises [--check]``."""
+    """Command line: ``course-exercises [--check]`` (``python -m course_lib.exercises``).
+
+    Returns:
+        0; 1 when ``--check`` finds stale exercises; 2 after an error (printed on one line).
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale exercises")
     parser.add_argument("--solutions", type=Path, default=REPO_ROOT / "solutions")
     parser.add_argument("--exercises", type=Path, default=REPO_ROOT / "exercises")
     args = parser.parse_args(argv)
-    paths = generate(args.solutions, args.exercises, check=args.check)
+    try:
+        paths = generate(args.solutions, args.exercises, check=args.check)
+    except (OSError, ValueError) as error:  # no solutions, a broken marker, unreadable JSON
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.check:
         if paths:
             print("Out of date (run `make exercises`):", *map(str, paths), sep="\n  ")

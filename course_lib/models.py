@@ -332,12 +332,8 @@ def build_backbone(
     num_classes = check_int("num_classes", num_classes, minimum=2)
     if name == "simple_cnn":
         return SimpleCNN(in_channels, num_classes)
-    builder, weights, head_path = _TORCHVISION[name]
-    model = builder(weights=None)
-    if pretrained:
-        state = load_pretrained_state_dict(weights)
-        if state is not None:
-            model.load_state_dict(state)
+    model = build_torchvision_model(name, pretrained=pretrained)
+    head_path = _TORCHVISION[name][2]
     conv_path = _first_conv_path(model)
     _replace(model, conv_path, adapt_first_conv(model.get_submodule(conv_path), in_channels))
     old_head = model.get_submodule(head_path)

@@ -144,3 +144,14 @@ def test_every_solution_stub_has_a_real_hint():
         assert len(stubs) >= 2, f"{path.name} has fewer than two exercises"
         for source in stubs:
             assert exercises.DEFAULT_HINT not in source, f"{path.name}: an exercise has no # HINT"
+
+
+def test_main_reports_errors_on_one_line(tmp_path, capsys):
+    assert exercises.main(["--solutions", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: No solution notebooks") and err.count("\n") == 1
+    broken = tmp_path / "solutions"
+    broken.mkdir()
+    (broken / "00_x.ipynb").write_text("{not json")
+    assert exercises.main(["--solutions", str(broken), "--exercises", str(tmp_path / "ex")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
