@@ -183,7 +183,9 @@ class EpochSampler(Sampler[int]):
     replacement, each index drawn with probability proportional to its weight (class-balanced
     oversampling). Lightning calls :meth:`set_epoch` at the start of every epoch, also on a run
     resumed from a checkpoint, which therefore sees the same order as an uninterrupted run; the
-    call is passed on to the dataset (see :meth:`BrainMRIDataset.set_epoch`).
+    call is passed on to the dataset (see :meth:`BrainMRIDataset.set_epoch`). Without it (a plain
+    ``for`` loop over the loader), each pass moves on to the next epoch's order, as a
+    ``RandomSampler`` would reshuffle.
 
     Args:
         data: The dataset (or its length).
@@ -228,6 +230,7 @@ class EpochSampler(Sampler[int]):
         generator = torch.Generator().manual_seed(
             epoch_seed(self.seed, self.epoch, _SAMPLER_STREAM)
         )
+        self.epoch += 1  # a plain loop reshuffles each pass; Lightning sets the epoch itself
         if self.weights is None:
             return iter(torch.randperm(self.size, generator=generator).tolist())
         draws = torch.multinomial(self.weights, self.num_samples, True, generator=generator)

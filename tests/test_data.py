@@ -400,3 +400,11 @@ def test_datamodule_bad_arguments(kwargs, error, match):
     build = BrainMRIDataModule.from_profile if "per_class" in kwargs else BrainMRIDataModule
     with pytest.raises(error, match=match):
         build(**kwargs)
+
+
+def test_epoch_sampler_reshuffles_each_pass_of_a_plain_loop():
+    sampler = EpochSampler(30, seed=1)
+    first, second = list(sampler), list(sampler)
+    assert first != second and sorted(first) == sorted(second)
+    sampler.set_epoch(0)
+    assert list(sampler) == first  # set_epoch picks the epoch again
