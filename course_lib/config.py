@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib._validation import check_int
+
 #: The four classes, in label order, named as the Kaggle "Brain Tumor MRI Dataset" folders are.
 CLASS_NAMES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
 
@@ -290,8 +292,7 @@ def seed_everything(seed: int = 42) -> int:
     Raises:
         TypeError: If ``seed`` is not an integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    check_int("seed", seed)
     import pytorch_lightning as pl  # lazy: as torch, seconds to import
 
     return pl.seed_everything(seed, workers=True, verbose=False)
@@ -339,9 +340,8 @@ def measure_matmul(size: int = 1024, device=None, repeats: int = 5) -> float:
     """
     import torch  # lazy: config (profiles, paths) must not pull in torch, which takes seconds
 
-    for name, value in (("size", size), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int("size", size, minimum=1)
+    check_int("repeats", repeats, minimum=1)
     device = torch.device(device) if device is not None else default_device()
     a = torch.randn(size, size, device=device)
     b = torch.randn(size, size, device=device)

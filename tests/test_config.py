@@ -141,13 +141,18 @@ def test_default_device_is_cpu_here_and_cuda_when_available(monkeypatch):
     assert config.default_device().type == "cuda"
 
 
-def test_measure_matmul_returns_positive_gflops():
-    assert config.measure_matmul(64, "cpu", repeats=2) > 0
+def test_measure_matmul_counts_two_n_cubed_flops_per_product(monkeypatch):
+    clock = iter([10.0, 10.5])  # two timed products in half a second: 0.25 s each
+    monkeypatch.setattr(config.time, "perf_counter", lambda: next(clock))
+    assert config.measure_matmul(64, "cpu", repeats=2) == pytest.approx(2 * 64**3 / 0.25 / 1e9)
 
 
-@pytest.mark.parametrize(("size", "repeats"), [(0, 1), (8, 0), (8.0, 1), (True, 1)])
-def test_measure_matmul_rejects_bad_sizes(size, repeats):
-    with pytest.raises(ValueError, match="positive int"):
+@pytest.mark.parametrize(
+    ("size", "repeats", "error"),
+    [(0, 1, ValueError), (8, 0, ValueError), (8.0, 1, TypeError), (True, 1, TypeError)],
+)
+def test_measure_matmul_rejects_bad_sizes(size, repeats, error):
+    with pytest.raises(error, match="size|repeats"):
         config.measure_matmul(size, "cpu", repeats=repeats)
 
 
