@@ -24,6 +24,7 @@ from course_lib.datasets.images import (
     list_images,
     load_image,
     open_image,
+    to_gray_uint8,
 )
 from course_lib.datasets.readers import (
     SPLIT_FOLDERS,
@@ -233,10 +234,10 @@ def audit(
     for i, path in enumerate(index["path"]):
         try:
             if str(path).lower().endswith(".mat"):
-                mode = "mat"
-            else:
-                mode = open_image(path).mode
-            array = load_image(path)
+                mode, array = "mat", load_image(path)
+            else:  # decode once, for both the mode and the pixels
+                image = open_image(path)
+                mode, array = image.mode, to_gray_uint8(image)
         except (UnreadableImageError, OSError) as error:
             unreadable.append((str(path), str(error)))
             continue

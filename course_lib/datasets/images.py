@@ -199,7 +199,11 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"No image file at {str(path)!r}")
     if path.suffix.lower() == ".mat":
         return scale_to_uint8(read_figshare_mat(path)["image"])
-    img = open_image(path)
+    return to_gray_uint8(open_image(path))
+
+
+def to_gray_uint8(img: Image.Image) -> np.ndarray:
+    """A loaded PIL image as (H, W) uint8 grayscale, converted as :func:`load_image` says."""
     if img.mode == "L":
         return np.array(img, dtype=np.uint8)
     if img.mode.startswith(("I", "F")):
