@@ -272,8 +272,102 @@ def tissue_intensities(contrast: str, site: SiteProfile | None = None) -> dict[s
     return values
 
 
+#: Tissues a domain-randomised head keeps apart from the brain around them (a tumour drawn with
+#: the brain's own intensity would be invisible, and its label noise).
+_LESION_TISSUES = ("tumor", "enhancing", "meningioma", "adenoma", "edema")
+
+
+def random_tissue_intensities(
+    rng: np.random.Generator, strength: float = 1.0, *, contrast: str = "T1CE"
+) -> dict[str, float]:
+    """Tissue intensities drawn at random, as SynthSeg draws them (Billot et al. 2023).
+
+    A network that only ever sees a tissue's shape, never a fixed intensity, cannot lean on one
+    scanner's contrast; trained on many random contrasts it can work on any real one. Each
+    tissue gets ``(1 - strength) * its contrast's value + strength * U(0, 1)``; air stays black,
+    and each lesion tissue is kept at least 0.12 away from the mean of grey and white matter.
+
+    Args:
+        rng: Random generator (one draw per patient).
+        strength: 0 gives :func:`tissue_intensities` of ``contrast``; 1 fully random values.
+        contrast: The contrast the values are drawn around.
+
+    Returns:
+        ``{tissue: intensity in [0, 1]}`` for every tissue in :data:`TISSUE_INTENSITIES`.
+
+    Raises:
+        ValueError: If ``strength`` is outside 0 to 1 or ``contrast`` is unknown.
+
+    >>> values = random_tissue_intensities(np.random.default_rng(0))
+    >>> values["air"], all(0 <= v <= 1 for v in values.values())
+    (0.0, True)
+    """
+    check_number("strength", strength, minimum=0, maximum=1)
+    base = tissue_intensities(contrast)
+    draws = rng.uniform(0.0, 1.0, size=len(base))
+    values = {
+        t: float((1 - strength) * v + strength * d)
+        for (t, v), d in zip(base.items(), draws, strict=True)
+    }
+    values["air"] = 0.0
+    brain = 0.5 * (values["gm"] + values["wm"])
+    for t in _LESION_TISSUES:
+        gap = values[t] - brain
+        if abs(gap) < 0.12:
+            side = 1.0 if (gap >= 0 and brain < 0.88) or brain < 0.12 else -1.0
+            values[t] = float(np.clip(brain + side * 0.12, 0.0, 1.0))
+    return values
+
+
+def random_site(
+    rng: np.random.Generator, strength: float = 1.0, *, around: SiteProfile | None = None
+) -> SiteProfile:
+    """A scanner drawn at random: resolution, noise, bias, ghosting and display.
+
+    The acquisition half of domain randomisation: blur from none to 1.6 pixels (a scan of about
+    half the resolution), noise, a bias field up to 0.45, ghosts in one scan of five,
+    display gamma and scale. ``strength`` moves each value from ``around``'s (0) to the drawn
+    one (1).
+
+    Args:
+        rng: Random generator (one draw per patient).
+        strength: 0 to 1.
+        around: The profile to start from (default: site A's); its ``tissue_contrast`` is kept.
+
+    Returns:
+        A :class:`SiteProfile`.
+
+    Raises:
+        ValueError: If ``strength`` is outside 0 to 1.
+
+    >>> site = random_site(np.random.default_rng(0))
+    >>> 0 <= site.blur <= 1.6, site.tissue_contrast
+    (True, 1.0)
+    """
+    check_number("strength", strength, minimum=0, maximum=1)
+    base = SiteProfile() if around is None else around
+    drawn = SiteProfile(
+        scale=rng.uniform(0.75, 1.2),
+        offset=rng.uniform(-0.03, 0.06),
+        gamma=float(np.exp(rng.normal(0.0, 0.3))),
+        noise=rng.uniform(0.005, 0.06),
+        bias=rng.uniform(0.0, 0.45),
+        blur=rng.uniform(0.0, 1.6),
+        ghosting=rng.uniform(0.0, 0.1) if rng.uniform() < 0.2 else 0.0,
+    )
+    mix = {
+        name: float((1 - strength) * getattr(base, name) + strength * getattr(drawn, name))
+        for name in ("scale", "offset", "gamma", "noise", "bias", "blur", "ghosting")
+    }
+    return replace(base, **mix)
+
+
 def render_contrast(
-    layers: Sequence[tuple[str, np.ndarray]], contrast: str, *, site: SiteProfile | None = None
+    layers: Sequence[tuple[str, np.ndarray]],
+    contrast: str,
+    *,
+    site: SiteProfile | None = None,
+    values: dict[str, float] | None = None,
 ) -> np.ndarray:
     """Paint tissue layers into an image of one contrast (before acquisition).
 
@@ -288,6 +382,8 @@ def render_contrast(
             must cover the whole image.
         contrast: One of :data:`CONTRASTS`.
         site: Optional :class:`SiteProfile` whose ``tissue_contrast`` applies.
+        values: ``{tissue: intensity}`` to paint with instead of the contrast's table (e.g.
+            from :func:`random_tissue_intensities`); ``site`` then does not apply.
 
     Returns:
         float32 array of the alphas' shape.
@@ -300,7 +396,7 @@ def render_contrast(
     >>> [round(v, 2) for v in image[0].tolist()]
     [0.4, 0.95]
     """
-    values = tissue_intensities(contrast, site)
+    values = tissue_intensities(contrast, site) if values is None else values
     if not layers:
         raise ValueError("layers must hold at least one (tissue, alpha) pair")
     image = None

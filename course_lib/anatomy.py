@@ -300,7 +300,9 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
         layers += tumor_layers
     texture = 1 + np.float32(0.035) * fields["texture"]
     layers = [(t, a.astype(np.float32, copy=False), *b) for t, a, *b in layers]
-    brain_mask = intracranial > 0.5
+    # The intracranial space holds every intracranial tumour, the sellar ones included: a
+    # skull stripper scored against this mask must keep the whole tumour.
+    brain_mask = (intracranial > 0.5) | (tumor_mask > 0)
     return layers, brain_mask, tumor_mask, texture
 
 

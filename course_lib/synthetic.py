@@ -46,6 +46,8 @@ from course_lib.acquisition import (
     add_rician_noise,
     contrast_names,
     jittered_site,
+    random_site,
+    random_tissue_intensities,
     render_contrast,
     simulate_bias_field,
     site_names,
@@ -104,10 +106,36 @@ class SyntheticSlices:
 # ----------------------------------------------------------------------------- patients
 
 
-def _patient(class_name, seed_seq, *, zs_count, image_size, site, contrasts, difficulty, dz=None):
-    """Render one patient: dict of images per contrast and the ground truth stacks."""
+def _patient(
+    class_name,
+    seed_seq,
+    *,
+    zs_count,
+    image_size,
+    site,
+    contrasts,
+    difficulty,
+    dz=None,
+    randomize=0.0,
+):
+    """Render one patient: dict of images per contrast and the ground truth stacks.
+
+    ``randomize`` > 0 draws the tissue intensities, the scanner and a wider pose at random from
+    a generator of its own, so the anatomy and the tumour stay those of ``randomize=0``.
+    """
     rng = np.random.default_rng(seed_seq)
     anat = sample_anatomy(rng)
+    if randomize > 0:
+        wild = np.random.default_rng(
+            np.random.SeedSequence(seed_seq.entropy, spawn_key=(*seed_seq.spawn_key, 7))
+        )
+        angle, tx, ty, scale = anat["pose"]
+        anat["pose"] = (
+            angle + randomize * float(wild.normal(0.0, 0.2)),
+            tx + randomize * float(wild.uniform(-0.06, 0.06)),
+            ty + randomize * float(wild.uniform(-0.06, 0.06)),
+            scale * (1 + randomize * float(wild.uniform(-0.15, 0.12))),
+        )
     if dz is None:
         dz = rng.uniform(0.035, 0.05)
         z_center = rng.uniform(-0.05, 0.05)
@@ -119,6 +147,8 @@ def _patient(class_name, seed_seq, *, zs_count, image_size, site, contrasts, dif
     grid = PixelGrid(height, width, anat["pose"])
     layers, brain, tumor_mask, texture = head_layers(anat, zs, grid, tumor)
     profile = jittered_site(SITE_PROFILES[site], rng)
+    if randomize > 0:
+        profile = random_site(wild, randomize, around=profile)
     bias = smooth_field(
         rng, grid.ys, grid.xs, np.asarray(zs) * 1.5, max_freq=0.6, n=3
     ) * np.float32(profile.bias)
@@ -126,7 +156,10 @@ def _patient(class_name, seed_seq, *, zs_count, image_size, site, contrasts, dif
     bias /= bias[brain].mean() if brain.any() else bias.mean()
     images = {}
     for contrast in contrasts:
-        rendered = render_contrast(layers, contrast, site=profile) * texture
+        values = (
+            random_tissue_intensities(wild, randomize, contrast=contrast) if randomize > 0 else None
+        )
+        rendered = render_contrast(layers, contrast, site=profile, values=values) * texture
         images[contrast] = acquire(rendered, bias, profile, rng)
     return images, brain, tumor_mask, bias.astype(np.float32)
 
@@ -175,7 +208,7 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
         spec = SyntheticSpec(per_class=per_class, test_per_class=0, **options)
         counts = spec.class_counts()
     image_size, slices_per_patient = spec.image_size, spec.slices_per_patient
-    seed, difficulty = spec.seed, spec.difficulty
+    seed, difficulty, randomize = spec.seed, spec.difficulty, spec.randomize
     site_list = site_names(spec.sites)
     contrasts = contrast_names(spec.contrast)
 
@@ -200,6 +233,7 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
                 site=site,
                 contrasts=(seq,),
                 difficulty=float(difficulty),
+                randomize=float(randomize),
             )
             images.append(imgs[seq][:n])
             brains.append(brain[:n])

@@ -5,8 +5,8 @@ The generator (:func:`course_lib.synthetic.generate_slices`), the writer
 spec, so its defaults and its rules live here and nowhere else.
 
 >>> spec = SyntheticSpec(image_size=64, per_class=24, test_per_class=8)
->>> spec.folder_name()[:22], spec.class_counts()["glioma"], spec.total_counts()["glioma"]
-('synthetic-64px-24pc-e6', 24, 32)
+>>> spec.folder_name()[:19], spec.class_counts()["glioma"], spec.total_counts()["glioma"]
+('synthetic-64px-24pc', 24, 32)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from course_lib.config import CLASS_NAMES, Profile, get_profile
 
 #: Bump whenever a change makes the generator draw different images for the same spec: datasets
 #: written to disk are named after it, so an old set is never mistaken for a new one.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class SyntheticSpec:
         difficulty: 0 (large, bright tumours) to 3 (small, subtle ones).
         duplicates: Fraction (0 to 1) of slices saved again as near-copies under a new patient
             id, as scraped public sets hold them.
+        randomize: Domain randomisation, 0 (off: the contrasts and sites as named) to 1 (every
+            patient's tissue intensities, scanner and pose drawn at random, as SynthSeg does):
+            the mode to train a model that should work on real scans of any contrast.
         seed: Seed of the generator (and of the writer's patient split).
 
     Raises:
@@ -58,6 +61,7 @@ class SyntheticSpec:
     contrast: str | tuple[str, ...] = "T1CE"
     difficulty: float = 1.0
     duplicates: float = 0.0
+    randomize: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -76,6 +80,7 @@ class SyntheticSpec:
         set_(self, "contrast", self.contrast if isinstance(self.contrast, str) else names)
         set_(self, "difficulty", check_number("difficulty", self.difficulty, minimum=0, maximum=3))
         set_(self, "duplicates", check_number("duplicates", self.duplicates, minimum=0, maximum=1))
+        set_(self, "randomize", check_number("randomize", self.randomize, minimum=0, maximum=1))
         set_(self, "seed", check_int("seed", self.seed, minimum=0))
         if sum(self.total_counts().values()) == 0:
             raise ValueError(f"per_class asks for no slices at all: {self.per_class!r}")

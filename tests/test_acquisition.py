@@ -12,6 +12,8 @@ from course_lib.acquisition import (
     add_motion_ghosting,
     add_rician_noise,
     contrast_names,
+    random_site,
+    random_tissue_intensities,
     render_contrast,
     simulate_bias_field,
     site_names,
@@ -140,3 +142,37 @@ def test_contrast_names():
         contrast_names([])
     with pytest.raises(TypeError, match="contrast"):
         contrast_names(3)
+
+
+def test_random_tissue_intensities_span_from_the_table_to_random():
+    rng = np.random.default_rng(0)
+    assert random_tissue_intensities(rng, 0.0, contrast="T2") == tissue_intensities("T2")
+    draws = [random_tissue_intensities(np.random.default_rng(s)) for s in range(40)]
+    csf_over_wm = [d["csf"] > d["wm"] for d in draws]
+    assert 5 < sum(csf_over_wm) < 35  # either order, as on T1 and on T2
+    for d in draws:
+        assert d["air"] == 0.0 and all(0.0 <= v <= 1.0 for v in d.values())
+        brain = 0.5 * (d["gm"] + d["wm"])
+        for lesion in ("tumor", "enhancing", "meningioma", "adenoma", "edema"):
+            assert abs(d[lesion] - brain) >= 0.12 - 1e-9
+    with pytest.raises(ValueError, match="strength"):
+        random_tissue_intensities(rng, 1.5)
+    with pytest.raises(ValueError, match="contrast"):
+        random_tissue_intensities(rng, contrast="DWI")
+
+
+def test_random_site_moves_from_its_start_to_a_drawn_scanner():
+    start = SITE_PROFILES["site_B"]
+    assert random_site(np.random.default_rng(0), 0.0, around=start) == start
+    sites = [random_site(np.random.default_rng(s)) for s in range(30)]
+    blurs = [s.blur for s in sites]
+    assert min(blurs) < 0.5 and max(blurs) > 1.5
+    assert all(s.tissue_contrast == 1.0 and s.noise > 0 for s in sites)
+    with pytest.raises(ValueError, match="strength"):
+        random_site(np.random.default_rng(0), -0.1)
+
+
+def test_render_contrast_paints_given_values():
+    ones = np.ones((1, 2), np.float32)
+    image = render_contrast([("wm", ones)], "T1", values={"wm": 0.25})
+    assert image.tolist() == [[0.25, 0.25]]

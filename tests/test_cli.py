@@ -133,6 +133,19 @@ def test_config_builds_the_profiles_synthetic_spec(tmp_path, monkeypatch):
     assert cli.datamodule._dataset_root() == synthetic_dir(SyntheticSpec.from_profile("smoke"))
 
 
+def test_sim2real_config_is_the_cpu_recipe_on_the_randomised_set(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cpu = yaml.safe_load((CONFIGS / "cpu.yaml").read_text())
+    sim = yaml.safe_load((CONFIGS / "sim2real.yaml").read_text())
+    assert sim["model"] == cpu["model"]
+    assert {k: v for k, v in sim["trainer"].items() if k != "default_root_dir"} == {
+        k: v for k, v in cpu["trainer"].items() if k != "default_root_dir"
+    }
+    cli = cli_main(["--config", str(CONFIGS / "sim2real.yaml")], run=False)
+    assert cli.datamodule.synthetic.randomize == 1.0
+    assert cli.trainer.default_root_dir.endswith("runs/sim2real")
+
+
 def test_precision_null_resolves_to_auto(kaggle_folder, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = _args("fit", kaggle_folder, "--trainer.precision", "null")[1:]

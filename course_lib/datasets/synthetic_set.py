@@ -220,7 +220,7 @@ def synthetic_dir(spec: SyntheticSpec, root: str | os.PathLike | None = None) ->
     """The folder under ``root`` (default ``data_dir()``) for a synthetic set with ``spec``.
 
     >>> synthetic_dir(SyntheticSpec.from_profile("smoke"), "/data").as_posix()
-    '/data/synthetic-64px-24pc-e689d830'
+    '/data/synthetic-64px-24pc-a55350d3'
     """
     root = data_dir() if root is None else Path(root)
     return root / spec.folder_name()
