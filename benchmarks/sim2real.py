@@ -8,7 +8,8 @@ For each config (default ``configs/cpu.yaml``, the physics contrasts the lessons
 course's command line (``course-train fit --config ...``) under ``runs/sim2real-bench/``, then
 runs the best checkpoint over every real slice and prints accuracy, balanced accuracy, the
 recall of each class and the confusion matrix. ``--checkpoint`` skips training and scores one
-checkpoint. Chance is 0.25 (four classes).
+checkpoint. Other arguments go to ``course-train`` (``--data.synthetic.randomize=0.5``).
+Chance is 0.25 (four classes).
 """
 
 from __future__ import annotations
@@ -93,10 +94,8 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, help="score this checkpoint, do not train")
     parser.add_argument("--per-class", type=int, help="score on this many real slices per class")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "sim2real-bench")
-    parser.add_argument(
-        "extra", nargs="*", help="more course-train arguments, e.g. --trainer.max_epochs=2"
-    )
-    args = parser.parse_args()
+    # anything else goes to course-train, e.g. --trainer.max_epochs=2
+    args, extra = parser.parse_known_args()
     if not args.real.is_dir():
         print(f"no real data at {args.real}: pass --real PATH (class folders)", file=sys.stderr)
         return 2
@@ -107,7 +106,7 @@ def main() -> int:
         return 0
     for config in args.configs:
         start = time.perf_counter()
-        best = train(config, args.out / config.stem, args.extra)
+        best = train(config, args.out / config.stem, extra)
         seconds = time.perf_counter() - start
         report(config.name, score(best, args.real, per_class=args.per_class), seconds)
     return 0

@@ -54,6 +54,11 @@ def smooth_field(
     return field * np.float32(1.0 / math.sqrt(n * n * 3 / 8))
 
 
+def _unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
 def sample_anatomy(rng: np.random.Generator) -> dict:
     """Draw the parameters of one patient's head (shape, cortex, ventricles, pose, fields).
 
@@ -70,7 +75,9 @@ def sample_anatomy(rng: np.random.Generator) -> dict:
         "notch": rng.uniform(0.34, 0.42),  # sellar notch between the temporal lobes
         "temporal": rng.uniform(0.08, 0.15),
         "harm": rng.normal(0.0, 0.018, size=(3, 2, 2)),  # k=2..4, cos/sin, const/z
-        "n_gyri": rng.uniform(22.0, 30.0),
+        # cortical folding: plane waves of about a gyrus' wavelength, in random directions
+        "fold_k": _unit_vectors(rng, 8) * rng.uniform(26.0, 34.0, size=(8, 1)),
+        "fold_phase": rng.uniform(0.0, 2 * math.pi, size=8),
         "sulcal_depth": rng.uniform(0.05, 0.09),
         "gm_thick": rng.uniform(0.035, 0.05),
         "csf_thick": rng.uniform(0.012, 0.03),
@@ -124,15 +131,19 @@ def _brain_radius_at(anat: dict, theta: float, z: float) -> float:
     rell = ax * ay / math.hypot(ay * s, ax * c)
     shape = (
         1
-        - anat["notch"] * math.exp(-((theta / 0.38) ** 2))
+        - anat["notch"] * math.exp(-((z / 0.42) ** 2)) * math.exp(-((theta / 0.38) ** 2))
         + anat["temporal"] * math.exp(-(((abs(theta) - 0.8) / 0.35) ** 2))
     )
     harm = float(_harmonics(np.float32(c), np.float32(s), anat["harm"], z))
     return rell * shape * harm * _z_extent(z)
 
 
+#: The brain's half-length front to back (its half-width is about 0.65).
+_HALF_LENGTH = 0.82
+
+
 def _z_extent(z):
-    return np.sqrt(np.clip(1.0 - (np.asarray(z) / 0.95) ** 2, 0.05, 1.0))
+    return np.sqrt(np.clip(1.0 - (np.asarray(z) / _HALF_LENGTH) ** 2, 0.05, 1.0))
 
 
 def _ellipse(x, y, cx, cy, rx, ry):
@@ -141,20 +152,37 @@ def _ellipse(x, y, cx, cy, rx, ry):
     return (np.sqrt(dx * dx + dy * dy) - 1.0) * np.minimum(rx, ry)
 
 
+#: The anatomical planes a slice can be cut in (the convention of ``widgets.volume_slice``):
+#: coronal images run top to bottom and left to right, axial ones front to back and left to
+#: right, sagittal ones top to bottom and front to back.
+PLANES: tuple[str, ...] = ("coronal", "axial", "sagittal")
+
+#: For each plane, which anatomy axis (0 x, 1 y, 2 z) the image columns, the image rows and the
+#: slice positions run along.
+_PLANE_AXES = {"coronal": (0, 1, 2), "axial": (0, 2, 1), "sagittal": (2, 1, 0)}
+
+
 class PixelGrid:
     """Anatomy coordinates of every pixel of an ``(H, W)`` image in one patient's pose.
 
     The image spans -1 to 1 along its rows (top to bottom) and ``-W/H`` to ``W/H`` along its
     columns; the pose ``(angle, shift_x, shift_y, scale)`` rotates, shifts and scales the head
-    in that frame. ``x`` and ``y`` are ``(H, W)`` float32 anatomy coordinates.
+    in that frame. ``x`` and ``y`` are ``(H, W)`` float32 in-plane anatomy coordinates (along
+    the columns and the rows); :meth:`coords` adds the slice positions and names the axes.
 
     Args:
         height: Image rows.
         width: Image columns.
         pose: ``(angle in radians, shift_x, shift_y, scale)``, as in ``sample_anatomy()["pose"]``.
+        plane: One of :data:`PLANES`; the slices are cut perpendicular to its normal.
+
+    Raises:
+        ValueError: If ``plane`` is not one of :data:`PLANES`.
     """
 
-    def __init__(self, height: int, width: int, pose) -> None:
+    def __init__(self, height: int, width: int, pose, plane: str = "coronal") -> None:
+        if plane not in _PLANE_AXES:
+            raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
         angle, tx, ty, scale = pose
         ys = np.linspace(-1.0, 1.0, height, dtype=np.float32)
         xs = np.linspace(-1.0, 1.0, width, dtype=np.float32) * np.float32(width / height)
@@ -166,9 +194,31 @@ class PixelGrid:
         self.y = ((-s * gx + c * gy) / scale).astype(np.float32)
         self.pixel = 2.0 / (height * scale)  # one pixel in anatomy units
         self.shape = (height, width)
+        self.plane = plane
+        self.axes = _PLANE_AXES[plane]
+
+    def coords(self, positions: np.ndarray, box=None):
+        """``(x, y, z)`` anatomy coordinates of the slices at ``positions`` (along the normal).
+
+        Each is broadcastable to ``(S, H, W)`` (or ``(S, h, w)`` inside ``box``): the two
+        in-plane ones are ``(H, W)``, the normal one ``(S, 1, 1)``.
+        """
+        u, v = (self.x, self.y) if box is None else (self.x[box], self.y[box])
+        n = np.asarray(positions, dtype=np.float32).reshape(-1, 1, 1)
+        out = [None, None, None]
+        col, row, normal = self.axes
+        out[col], out[row], out[normal] = u, v, n
+        return tuple(out)
+
+    def _in_plane(self, center, half):
+        col, row, _ = self.axes
+        return center[col], center[row], half[col], half[row]
 
     def box(self, cx: float, cy: float, half: float, half_y: float | None = None):
-        """Row and column slices of the image covering an anatomy-space rectangle."""
+        """Row and column slices of the image covering an in-plane rectangle (anatomy units).
+
+        ``(cx, cy)`` is the centre along the columns and the rows of the image's plane.
+        """
         c, s, tx, ty, scale = self.rot
         half_y = half if half_y is None else half_y
         ix = (c * cx - s * cy) * scale + tx
@@ -183,19 +233,39 @@ class PixelGrid:
         cols = slice(max(0, int(col - half_c)), max(0, min(w, int(col + half_c) + 2)))
         return rows, cols
 
-    def crop(self, cx: float, cy: float, half: float, half_y: float | None = None):
-        """``(box, x, y)``: a box from :meth:`box` and the anatomy coordinates inside it."""
-        box = self.box(cx, cy, half, half_y)
-        return box, self.x[box], self.y[box]
+    def box3(self, center, half):
+        """:meth:`box` of a 3D box: ``center`` ``(x, y, z)`` and half sides ``(hx, hy, hz)``."""
+        return self.box(*self._in_plane(center, half))
+
+    def crop(self, positions, center, half):
+        """``(box, x, y, z)``: :meth:`box3` and the anatomy coordinates inside it."""
+        box = self.box3(center, half)
+        return (box, *self.coords(positions, box))
+
+
+def _fold(anat: dict, x, y, z) -> np.ndarray:
+    """Cortical folding, about -1 (crown of a gyrus) to 1 (a sulcus), in 3D.
+
+    The sulci are the zero set of a band-limited random field (a sum of plane waves of one
+    wavelength in random directions): a labyrinth of about one gyral width, whichever plane cuts it.
+    """
+    k, phase = anat["fold_k"], anat["fold_phase"]
+    field = np.zeros(np.broadcast_shapes(np.shape(x), np.shape(y), np.shape(z)), np.float32)
+    for (kx, ky, kz), ph in zip(k, phase, strict=True):
+        field += np.cos(x * kx + y * ky + z * kz + ph)
+    field *= np.float32(1.0 / math.sqrt(len(phase) / 2))
+    return 1.0 - 1.6 * np.abs(field)
 
 
 def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None = None):
-    """Build the tissue layers of one patient's head at coronal positions ``zs``.
+    """Build the tissue layers of one patient's head at slice positions ``zs``.
 
     Args:
         anat: Parameters from :func:`sample_anatomy`.
-        zs: ``(S,)`` coronal positions (about -0.9 front to 0.9 back; 0 is the sella).
-        grid: The pixel grid in the patient's pose.
+        zs: ``(S,)`` slice positions along the normal of the grid's plane: coronal ``z`` (about
+            -0.9 front to 0.9 back; 0 is the sella), axial ``y`` (-0.7 the crown to 1 the neck)
+            or sagittal ``x`` (-0.7 one side to 0.7 the other).
+        grid: The pixel grid in the patient's pose and the slices' plane.
         tumor: Parameters from :func:`sample_tumor`, or ``None``.
 
     Returns:
@@ -207,8 +277,9 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     """
     n = len(zs)
     height, width = grid.shape
-    z = np.asarray(zs, dtype=np.float32)[:, None, None]
-    x, y, w = grid.x, grid.y, np.float32(grid.pixel)
+    full = (n, height, width)
+    x, y, z = grid.coords(zs)
+    w = np.float32(grid.pixel)
     rng = np.random.default_rng(anat["field_seed"])
     fields = {
         name: smooth_field(rng, grid.ys, grid.xs, np.asarray(zs), max_freq=f, n=5)
@@ -229,51 +300,74 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     abs_t = np.abs(theta)
     ax, ay = anat["ax"], anat["ay"]
     rell = ax * ay / np.sqrt((ay * sin_t) ** 2 + (ax * cos_t) ** 2)
+    # the sellar notch between the temporal lobes belongs to the middle cranial fossa only
+    notch = anat["notch"] * np.exp(-((z / 0.42) ** 2))
     shape2d = (
         1
-        - anat["notch"] * np.exp(-((theta / 0.38) ** 2))
+        - notch * np.exp(-((theta / 0.38) ** 2))
         + anat["temporal"] * np.exp(-(((abs_t - 0.8) / 0.35) ** 2))
     )
     harm = _harmonics(cos_t, sin_t, anat["harm"], z)
-    extent = _z_extent(z).astype(np.float32)
-    r_brain = (rell * shape2d)[None] * harm * extent  # (S, H, W)
+    radius = rell * shape2d * harm  # the brain's outline in the coronal plane through z = 0
+    # distance outside the brain (negative inside), from its ellipsoidal "radius" in 3D
+    d_brain = np.broadcast_to(
+        (np.sqrt((r / radius) ** 2 + (z / _HALF_LENGTH) ** 2) - 1) * radius, full
+    )
     csf_t, bone_t = anat["csf_thick"], anat["bone_thick"]
 
-    # Head outline: follows the brain dome above, widens into face and neck below.
+    # Head outline: follows the brain dome above; below, face, jaw and neck, from the face in
+    # front to the back of the neck, tapering at the crown and the occiput.
     t_head = csf_t + bone_t + anat["scalp_thick"]
-    ayh = np.where(cos_t < 0, ay + t_head, 1.25).astype(np.float32)
-    axh = ax + t_head
-    r_head = axh * ayh / np.sqrt((ayh * sin_t) ** 2 + (axh * cos_t) ** 2)
-    head = _ramp(r - r_head, w)
-    lower = np.clip((y - (cy + 0.25)) / 0.15, 0.0, 1.0)
+    zh = _HALF_LENGTH + t_head
+    axh, ayh = ax + t_head, ay + t_head
+    r_dome = axh * ayh / np.sqrt((ayh * sin_t) ** 2 + (axh * cos_t) ** 2)
+    d_dome = (np.sqrt((r / r_dome) ** 2 + (z / zh) ** 2) - 1) * r_dome
+    chin = np.clip((y - 0.85) / 0.3, 0.0, 1.0)
+    front = np.clip((-z - 0.45) / 0.35, 0.0, 1.0)
+    neck = np.clip((y - 0.5) / 0.35, 0.0, 1.0) * (1 - front)
+    face_x = axh * (1.0 - 0.3 * front) * (1.0 - 0.3 * neck)
+    d_lower = np.maximum(
+        np.maximum(np.abs(x) - face_x, -(zh - 0.04) + 0.65 * chin - z),  # cheeks; face, throat
+        np.maximum(z - 0.62, cy + 0.1 - y),  # the back of the neck; the top of the face
+    )
+    d_head = np.broadcast_to(np.minimum(d_dome, d_lower), full)
+    head = _ramp(d_head, w)
+    lower = np.clip((y - (cy + 0.25)) / 0.15, 0.0, 1.0) * (d_lower < 0.02)
     layers = [
         ("fat", head),
-        ("muscle", _ramp(r - r_head + 0.035, w) * (1 - lower)),
+        ("muscle", _ramp(d_head + 0.035, w) * (1 - lower)),
         ("muscle", lower * np.clip(0.9 - 0.25 * skull_base, 0, 1) * head),
         ("air", lower * np.clip(-2.6 - skull_base * 1.2, 0, 0.8) * head),
     ]
-    layers = [(t, np.broadcast_to(a, (n, height, width))) for t, a in layers]
+    layers = [(t, np.broadcast_to(a, full)) for t, a in layers]
     # Skull with its marrow, then the CSF around the brain.
-    layers.append(("bone", _ramp(r - r_brain - (csf_t + bone_t), w)))
-    marrow = np.abs(r - r_brain - (csf_t + 0.5 * bone_t)) - 0.22 * bone_t
+    layers.append(("bone", _ramp(d_brain - (csf_t + bone_t), w)))
+    marrow = np.abs(d_brain - (csf_t + 0.5 * bone_t)) - 0.22 * bone_t
     layers.append(("fat", anat["marrow"] * _ramp(marrow, w) * (1 - lower)))
     # Sella: bone block, sphenoid sinus (air) and the suprasellar cistern.
-    sella = _sella(anat, grid, z, midline=anat["midline"], w=w)
+    sella = _sella(anat, grid, zs, midline=anat["midline"], w=w)
     layers += sella["below"]
-    intracranial = _ramp(r - r_brain - csf_t, w)
+    intracranial = np.broadcast_to(_ramp(d_brain - csf_t, w), full)
     layers.append(("csf", intracranial))
     # Cortex: folded outer surface with sulci, the Sylvian fissure and the midline fissure.
-    fold = np.cos(anat["n_gyri"] * theta + 2.2 * fields["warp"])
-    sylvian = np.exp(-(((abs_t - anat["sylvian"]) / 0.05) ** 2)) * (abs_t > 0.6)
+    fold = _fold(anat, x + 0.04 * fields["warp"], y, z)
+    sylvian = (
+        np.exp(-(((abs_t - anat["sylvian"]) / 0.05) ** 2))
+        * (abs_t > 0.6)
+        * np.exp(-((z / 0.45) ** 4))
+    )
     depth = anat["sulcal_depth"]
     depth = depth * (1 + 0.45 * fields["texture"])
-    indent = depth * np.clip((fold - 0.8) * 5.0, 0.0, 1.0) + 0.22 * sylvian
+    indent = depth * np.clip((fold - 0.6) * 4.0, 0.0, 1.0) + 0.22 * sylvian
     vent_y = cy - 0.12
     cc_top = vent_y - 0.09
-    fbox, fx, fy = grid.crop(midline, (cc_top - 1.0) / 2, 0.07, (cc_top + 1.0) / 2 + 0.05)
+    fbox, fx, fy, _ = grid.crop(
+        zs, (midline, (cc_top - 1.0) / 2, 0.0), (0.07, (cc_top + 1.0) / 2 + 0.05, 1.2)
+    )
     fbox3 = (slice(None), *fbox)
     fissure = _ramp(np.abs(fx - midline) - 0.012, w) * _ramp(fy - cc_top, w)
-    gm = _ramp(r - r_brain + indent, w)
+    gm = _ramp(d_brain + indent, w)
+    gm = np.array(np.broadcast_to(gm, full))
     gm[fbox3] *= 1 - fissure
     layers.append(("gm", gm))
     wm_fissure = _ramp(np.abs(fx - midline) - 0.012 - anat["gm_thick"], w) * _ramp(
@@ -282,21 +376,20 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     wm_depth = (
         anat["gm_thick"]
         + depth * (0.5 + 0.5 * fold) ** 2
-        + 0.3 * np.exp(-(((abs_t - anat["sylvian"]) / 0.12) ** 2))
+        + 0.3 * np.exp(-(((abs_t - anat["sylvian"]) / 0.12) ** 2)) * np.exp(-((z / 0.45) ** 4))
     )
-    wm = _ramp(r - r_brain + wm_depth, w)
+    wm = np.array(np.broadcast_to(_ramp(d_brain + wm_depth, w), full))
     wm[fbox3] *= 1 - wm_fissure
     layers.append(("wm", wm))
     dura = _ramp(np.abs(fx - midline) - 0.003, w) * fissure * intracranial[fbox3]
     layers.append(("dura", dura, fbox))
-    layers += _deep_structures(anat, grid, z, midline, vent_y, w, tumor)
+    layers += _hindbrain(anat, grid, zs, midline, intracranial, w)
+    layers += _deep_structures(anat, grid, zs, midline, vent_y, w, tumor)
     layers += sella["above"]
 
-    tumor_mask = np.zeros((n, height, width), np.uint8)
+    tumor_mask = np.zeros(full, np.uint8)
     if tumor:
-        tumor_layers, tumor_mask = _tumor_layers(
-            tumor, grid, z, r_brain, wm, r, intracranial, csf_t
-        )
+        tumor_layers, tumor_mask = _tumor_layers(tumor, grid, zs, d_brain, wm, intracranial, csf_t)
         layers += tumor_layers
     texture = 1 + np.float32(0.035) * fields["texture"]
     layers = [(t, a.astype(np.float32, copy=False), *b) for t, a, *b in layers]
@@ -306,17 +399,22 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     return layers, brain_mask, tumor_mask, texture
 
 
-def _sella(anat, grid, z, *, midline, w):
+def _stack(alpha, n):
+    """``alpha`` broadcast to ``n`` slices (its last two axes kept)."""
+    return np.broadcast_to(alpha, (n, *np.shape(alpha)[-2:]))
+
+
+def _sella(anat, grid, zs, *, midline, w):
     """Bone, sphenoid sinus, cistern (below the brain) and gland, sinuses, carotids (above)."""
     floor = anat["cy"] + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085
-    box, x, y = grid.crop(midline, floor + 0.02, 0.21, 0.22)
+    box, x, y, z = grid.crop(zs, (midline, floor + 0.02, 0.0), (0.21, 0.22, 0.2))
     zf = np.sqrt(np.clip(1 - (z / 0.18) ** 2, 0.0, 1.0))
     gw, gh = anat["gland_w"], anat["gland_h"]
     sin_rx, sin_ry = 0.11 * anat["sinus"], 0.07 * anat["sinus"]
     below = [
-        ("bone", _ramp(_ellipse(x, y, midline, floor + 0.07, 0.2, 0.13), w)),
+        ("bone", _ramp(_ellipse(x, y, midline, floor + 0.07, 0.2, 0.13), w) * (zf > 0)),
         ("air", _ramp(_ellipse(x, y, midline, floor + 0.1, sin_rx, sin_ry), w) * zf),
-        ("csf", _ramp(_ellipse(x, y, midline, floor - 0.06, 0.11, 0.075), w)),
+        ("csf", _ramp(_ellipse(x, y, midline, floor - 0.06, 0.11, 0.075), w) * (zf > 0)),
     ]
     above = []
     for side in (-1, 1):
@@ -325,30 +423,70 @@ def _sella(anat, grid, z, *, midline, w):
         above.append(("vessel", _ramp(_ellipse(x, y, cx, floor - 0.04, 0.017, 0.017), w) * zf))
     gland = _ramp(_ellipse(x, y, midline, floor - gh, gw * zf + 1e-3, gh * zf + 1e-3), w)
     above.append(("gland", gland))
-    n = len(z)
-    below = [(t, np.broadcast_to(a, (n, *a.shape[-2:])), box) for t, a in below]
-    above = [(t, np.broadcast_to(a, (n, *a.shape[-2:])), box) for t, a in above]
+    n = len(zs)
+    below = [(t, _stack(a, n), box) for t, a in below]
+    above = [(t, _stack(a, n), box) for t, a in above]
     return {"below": below, "above": above, "floor": floor}
 
 
-def _deep_structures(anat, grid, z, midline, vent_y, w, tumor):
+def _hindbrain(anat, grid, zs, midline, intracranial, w):
+    """Cerebellum (folia over a white-matter core) below the tentorium, and the brainstem."""
+    n = len(zs)
+    cy = anat["cy"]
+    center = (midline, cy + 0.33, 0.5)
+    half = (0.42 * anat["ax"] / 0.65, 0.19, 0.27)
+    box, x, y, z = grid.crop(zs, center, (half[0] + 0.05, half[1] + 0.05, half[2] + 0.05))
+    q = np.sqrt(
+        ((x - center[0]) / half[0]) ** 2
+        + ((y - center[1]) / half[1]) ** 2
+        + ((z - center[2]) / half[2]) ** 2
+    )
+    body = _ramp((q - 1) * half[1], w) * intracranial[(slice(None), *box)]
+    folia = np.cos(75.0 * np.sqrt((y - center[1] + 0.25) ** 2 + (z - center[2] + 0.1) ** 2))
+    core = _ramp((q - 0.55) * half[1], w)
+    layers = [
+        ("gm", _stack(body, n), box),
+        ("wm", _stack(body * np.maximum(core, np.clip(folia - 0.55, 0, 1) * (q < 0.9)), n), box),
+        (
+            "dura",
+            _stack(_ramp(np.abs(q - 1) * half[1] - 0.004, w) * (y < center[1]) * body, n),
+            box,
+        ),
+    ]
+    # Brainstem: midbrain, pons (its bulge in front) and medulla, down into the spinal cord.
+    top, bottom = cy + 0.12, 1.3
+    box, x, y, z = grid.crop(
+        zs, (midline, (top + bottom) / 2, 0.25), (0.16, (bottom - top) / 2 + 0.02, 0.2)
+    )
+    axis_z = 0.2 + 0.08 * (y - top)
+    pons = 0.05 * np.exp(-(((y - (cy + 0.32)) / 0.1) ** 2))
+    dist = np.sqrt((x - midline) ** 2 + ((z - axis_z + pons) * 1.1) ** 2)
+    radius = 0.1 + pons
+    inside = (y > top) * 1.0
+    layers.append(("csf", _stack(_ramp(dist - radius - 0.025, w) * inside, n), box))
+    layers.append(("wm", _stack(_ramp(dist - radius, w) * inside, n), box))
+    return layers
+
+
+def _deep_structures(anat, grid, zs, midline, vent_y, w, tumor):
     """Lateral ventricles (butterfly), caudate heads, putamina and the third ventricle."""
     layers = []
-    n = len(z)
+    n = len(zs)
 
     def add(tissue, alpha, box):
-        layers.append((tissue, np.broadcast_to(alpha, (n, *alpha.shape[-2:])), box))
+        layers.append((tissue, _stack(alpha, n), box))
 
-    size = anat["vent_size"] * np.sqrt(np.clip(1 - ((z - anat["vent_z"]) / 0.45) ** 2, 0, 1))
+    vz = anat["vent_z"]
     a = anat["vent_angle"]
     ca, sa = math.cos(a), math.sin(a)
     gap = 0.006
     for side in (-1, 1):
         squeeze = tumor.get("ventricle_squeeze", 1.0) if side == tumor.get("side") else 1.0
-        length, breadth = 0.12 * size * squeeze + 1e-3, 0.05 * size * squeeze + 1e-3
         cx = midline + side * (gap + 0.075 * ca)
         cy = vent_y + 0.075 * sa * 0.6
-        box, x, y = grid.crop(cx, cy + 0.03, 0.13, 0.12)
+        box, x, y, z = grid.crop(zs, (cx, cy + 0.03, vz), (0.13, 0.12, 0.47))
+        size = anat["vent_size"] * np.sqrt(np.clip(1 - ((z - vz) / 0.45) ** 2, 0, 1))
+        length, breadth = 0.12 * size * squeeze + 1e-3, 0.05 * size * squeeze + 1e-3
         dx, dy = x - cx, y - cy
         u = side * ca * dx + sa * dy
         v = -side * sa * dx + ca * dy
@@ -358,10 +496,10 @@ def _deep_structures(anat, grid, z, midline, vent_y, w, tumor):
         add("gm", _ramp(caudate, w) * (size > 0.3), box)
         add("csf", _ramp(inside, w) * medial, box)
         px, py = midline + side * 0.42 * anat["ax"], anat["cy"] + 0.08
-        box, x, y = grid.crop(px, py, 0.06, 0.12)
+        box, x, y, z = grid.crop(zs, (px, py, 0.0), (0.06, 0.12, 0.5))
         putamen = _ellipse(x, y, px, py, 0.05, 0.11)
         add("gm", _ramp(putamen, w) * np.sqrt(np.clip(1 - (z / 0.5) ** 2, 0, 1)), box)
-    box, x, y = grid.crop(midline, vent_y + 0.16, 0.03, 0.08)
+    box, x, y, z = grid.crop(zs, (midline, vent_y + 0.16, 0.15), (0.03, 0.08, 0.12))
     third = _ramp(np.abs(x - midline) - 0.008, w) * _ramp(np.abs(y - vent_y - 0.16) - 0.06, w)
     add("csf", third * (np.abs(z - 0.15) < 0.12), box)
     return layers
@@ -399,12 +537,14 @@ def sample_tumor(
     if class_name == "glioma":
         side = int(rng.choice([-1, 1]))
         radius = rng.uniform(0.11, 0.2) * size
-        cx = anat["midline"] + side * rng.uniform(0.18, 0.38) * anat["ax"] / 0.65
-        cy = anat["cy"] + rng.uniform(-0.33, 0.08)
+        zc = z_center + rng.uniform(-0.03, 0.03)
+        ext = float(_z_extent(zc))  # the brain narrows towards its poles
+        cx = anat["midline"] + side * rng.uniform(0.18, 0.38) * anat["ax"] / 0.65 * ext
+        cy = anat["cy"] + rng.uniform(-0.33, 0.08) * ext
         return {
             "kind": "glioma",
             "side": side,
-            "center": (cx, cy, z_center + rng.uniform(-0.03, 0.03)),
+            "center": (cx, cy, zc),
             "radius": radius,
             "radius_z": radius * rng.uniform(1.0, 1.6),
             "shape": shape * 1.6,
@@ -445,16 +585,16 @@ def sample_tumor(
     }
 
 
-def _tumor_layers(tumor, grid, z, r_brain, wm, r, intracranial, csf_thick):
+def _tumor_layers(tumor, grid, zs, d_brain, wm, intracranial, csf_thick):
     """Layers and mask of a tumour, computed inside its bounding box only."""
-    n = z.shape[0]
+    n = len(zs)
     height, width = grid.shape
     kind = tumor["kind"]
     cx, cy, cz = tumor["center"]
     radius = tumor["radius"]
     reach = radius * (2.2 + tumor.get("edema", 0.0) * 1.5)
-    rows, cols = grid.box(cx, cy, reach)
-    x, y = grid.x[rows, cols], grid.y[rows, cols]
+    reach_z = tumor["radius_z"] * (2.2 + tumor.get("edema", 0.0) * 1.5)
+    (rows, cols), x, y, z = grid.crop(zs, (cx, cy, cz), (reach, reach, reach_z))
     w = np.float32(grid.pixel)
     dx, dy = x - cx, y - cy
     rt = np.sqrt(dx * dx + dy * dy) + np.float32(1e-6)
@@ -493,7 +633,7 @@ def _tumor_layers(tumor, grid, z, r_brain, wm, r, intracranial, csf_thick):
         add("meningioma", body * (0.55 + 0.45 * enhancement))
         add("tumor", body * (0.45 - 0.45 * enhancement))
         # Dural tail: a thin enhancing strip along the inner table either side of the base.
-        band = np.abs(r[rows, cols] - r_brain[box] - 0.6 * csf_thick) - 0.006
+        band = np.abs(d_brain[box] - 0.6 * csf_thick) - 0.006
         tail = _ramp(band, w) * _ramp((q - 1.9) * radius, w) * (1 - body)
         add("dura", tail)
     else:

@@ -1,8 +1,9 @@
-"""Synthetic brain MRI: procedurally generated coronal slices and volumes with full ground truth.
+"""Synthetic brain MRI: procedurally generated slices and volumes with full ground truth.
 
 Real MRI cannot be downloaded in CI or offline, so the course's default dataset is drawn here.
 Each *patient* is an implicit 3D head (skull, scalp, CSF, folded cortex, white matter, butterfly
-lateral ventricles, basal ganglia, falx, sella with the pituitary gland); only the coronal slices
+lateral ventricles, basal ganglia, falx, cerebellum, brainstem, sella with the pituitary gland),
+cut in any plane (coronal, axial or sagittal: ``plane``); only the slices
 that are asked for are evaluated, so a patient costs a few milliseconds. A tumour of the patient's
 class is placed in that head:
 
@@ -55,7 +56,7 @@ from course_lib.acquisition import (
 )
 from course_lib.anatomy import PixelGrid, head_layers, sample_anatomy, sample_tumor, smooth_field
 from course_lib.config import CLASS_NAMES
-from course_lib.synthetic_spec import GENERATOR_VERSION, SyntheticSpec
+from course_lib.synthetic_spec import GENERATOR_VERSION, SyntheticSpec, plane_names
 
 #: Re-exported so that lessons read the whole engine from one module.
 __all__ = [
@@ -88,7 +89,8 @@ class SyntheticSlices:
         tumor_masks: ``(N, H, W)`` uint8: 0 none, 1 tumour, 2 edema.
         bias_fields: ``(N, H, W)`` float32, the multiplicative bias applied (mean 1 in the brain).
         metadata: One row per slice: ``label`` (int, index into ``CLASS_NAMES``), ``class_name``,
-            ``patient_id``, ``site``, ``contrast``, ``slice_index`` (position in the patient),
+            ``patient_id``, ``site``, ``contrast``, ``plane``, ``slice_index`` (position in the
+            patient),
             ``duplicate_of`` (row index this slice is a near-copy of, or -1) and
             ``tumor_pixels`` (pixels with tumour mask 1).
     """
@@ -117,11 +119,14 @@ def _patient(
     difficulty,
     dz=None,
     randomize=0.0,
+    plane="coronal",
 ):
     """Render one patient: dict of images per contrast and the ground truth stacks.
 
     ``randomize`` > 0 draws the tissue intensities, the scanner and a wider pose at random from
-    a generator of its own, so the anatomy and the tumour stay those of ``randomize=0``.
+    a generator of its own, so the anatomy and the tumour stay those of ``randomize=0``. An
+    axial or sagittal ``plane`` cuts the slices through the tumour (or, without one, through
+    the ventricles or a hemisphere); the slices' position comes from a generator of its own too.
     """
     rng = np.random.default_rng(seed_seq)
     anat = sample_anatomy(rng)
@@ -142,9 +147,17 @@ def _patient(
         zs = z_center + (np.arange(zs_count) - (zs_count - 1) / 2) * dz
     else:
         z_center, zs = 0.0, dz
+    if plane != "coronal":
+        cut = np.random.default_rng(
+            np.random.SeedSequence(seed_seq.entropy, spawn_key=(*seed_seq.spawn_key, 8))
+        )
+        if class_name in ("glioma", "meningioma"):  # anywhere from the front to the back
+            z_center = float(cut.uniform(-0.5, 0.5))
     tumor = sample_tumor(class_name, rng, anat, z_center=z_center, difficulty=difficulty)
+    if plane != "coronal":
+        zs = _cut_positions(plane, anat, tumor, cut, zs_count, float(dz))
     height, width = image_size
-    grid = PixelGrid(height, width, anat["pose"])
+    grid = PixelGrid(height, width, anat["pose"], plane)
     layers, brain, tumor_mask, texture = head_layers(anat, zs, grid, tumor)
     profile = jittered_site(SITE_PROFILES[site], rng)
     if randomize > 0:
@@ -162,6 +175,22 @@ def _patient(
         rendered = render_contrast(layers, contrast, site=profile, values=values) * texture
         images[contrast] = acquire(rendered, bias, profile, rng)
     return images, brain, tumor_mask, bias.astype(np.float32)
+
+
+def _cut_positions(plane, anat, tumor, rng, count, spacing):
+    """Axial (``y``) or sagittal (``x``) slice positions through the tumour, or the brain."""
+    axis = 1 if plane == "axial" else 0
+    if tumor is not None:
+        center = tumor["center"][axis] + rng.uniform(-0.3, 0.3) * tumor["radius"]
+    elif plane == "axial":  # from the centrum semiovale down to the temporal lobes
+        center = anat["cy"] + rng.uniform(-0.35, 0.22)
+    else:
+        center = anat["midline"] + rng.choice([-1, 1]) * rng.uniform(0.03, 0.4)
+    positions = center + (np.arange(count) - (count - 1) / 2) * spacing
+    if plane == "sagittal":  # off the interhemispheric fissure: the medial surface shows
+        off = positions - anat["midline"]
+        positions = anat["midline"] + np.where(np.abs(off) < 0.015, np.copysign(0.015, off), off)
+    return positions
 
 
 # ----------------------------------------------------------------------------- public API
@@ -211,6 +240,7 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
     seed, difficulty, randomize = spec.seed, spec.difficulty, spec.randomize
     site_list = site_names(spec.sites)
     contrasts = contrast_names(spec.contrast)
+    planes = plane_names(spec.plane)
 
     images, brains, tumors, biases, rows = [], [], [], [], []
     n_patients = sum(math.ceil(n / slices_per_patient) for n in counts.values())
@@ -225,6 +255,7 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
             n = min(slices_per_patient, remaining)
             site = site_list[(k + label) % len(site_list)]
             seq = contrasts[(k + label) % len(contrasts)]
+            plane = planes[(k + label) % len(planes)]
             imgs, brain, tumor, bias = _patient(
                 class_name,
                 np.random.SeedSequence(seed, spawn_key=(label, k)),
@@ -234,6 +265,7 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
                 contrasts=(seq,),
                 difficulty=float(difficulty),
                 randomize=float(randomize),
+                plane=plane,
             )
             images.append(imgs[seq][:n])
             brains.append(brain[:n])
@@ -247,6 +279,7 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
                         "patient_id": f"P{ids[patient]:04d}",
                         "site": site,
                         "contrast": seq,
+                        "plane": plane,
                         "slice_index": i,
                         "duplicate_of": -1,
                         "tumor_pixels": int((tumor[i] == 1).sum()),

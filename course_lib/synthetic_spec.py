@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 
 from course_lib._validation import check_int, check_number, is_int
 from course_lib.acquisition import contrast_names, site_names
+from course_lib.anatomy import PLANES
 from course_lib.config import CLASS_NAMES, Profile, get_profile
 
 #: Bump whenever a change makes the generator draw different images for the same spec: datasets
@@ -39,6 +40,8 @@ class SyntheticSpec:
         slices_per_patient: Neighbouring slices per patient (1 to 256).
         sites: Number of built-in scanner sites (1 to 5), or their names.
         contrast: One of ``acquisition.CONTRASTS``, or a sequence of them cycled over patients.
+        plane: ``"coronal"``, ``"axial"`` or ``"sagittal"`` (``anatomy.PLANES``), or a sequence
+            of them cycled over patients (a mix of views, as real sets hold).
         difficulty: 0 (large, bright tumours) to 3 (small, subtle ones).
         duplicates: Fraction (0 to 1) of slices saved again as near-copies under a new patient
             id, as scraped public sets hold them.
@@ -59,6 +62,7 @@ class SyntheticSpec:
     slices_per_patient: int = 4
     sites: int | tuple[str, ...] = 3
     contrast: str | tuple[str, ...] = "T1CE"
+    plane: str | tuple[str, ...] = "coronal"
     difficulty: float = 1.0
     duplicates: float = 0.0
     randomize: float = 0.0
@@ -78,6 +82,8 @@ class SyntheticSpec:
         set_(self, "sites", int(self.sites) if is_int(self.sites) else sites)
         names = contrast_names(self.contrast)
         set_(self, "contrast", self.contrast if isinstance(self.contrast, str) else names)
+        planes = plane_names(self.plane)
+        set_(self, "plane", self.plane if isinstance(self.plane, str) else planes)
         set_(self, "difficulty", check_number("difficulty", self.difficulty, minimum=0, maximum=3))
         set_(self, "duplicates", check_number("duplicates", self.duplicates, minimum=0, maximum=1))
         set_(self, "randomize", check_number("randomize", self.randomize, minimum=0, maximum=1))
@@ -197,3 +203,24 @@ def _check_per_class(per_class) -> int | dict[str, int]:
             )
         return {str(c): check_int(f"per_class[{c!r}]", n, minimum=0) for c, n in per_class.items()}
     return check_int("per_class", per_class, minimum=0)
+
+
+def plane_names(plane) -> tuple[str, ...]:
+    """Resolve a ``plane`` argument (one name or a sequence of them) to plane names.
+
+    Raises:
+        ValueError: If a name is not in ``anatomy.PLANES``, or the sequence is empty.
+        TypeError: If ``plane`` is neither a string nor a sequence of strings.
+
+    >>> plane_names("axial"), plane_names(["axial", "sagittal"])
+    (('axial',), ('axial', 'sagittal'))
+    """
+    if isinstance(plane, str):
+        names = (plane,)
+    elif isinstance(plane, (list, tuple)) and all(isinstance(p, str) for p in plane):
+        names = tuple(plane)
+    else:
+        raise TypeError(f"plane must be a name or a sequence of names, got {plane!r}")
+    if not names or any(p not in PLANES for p in names):
+        raise ValueError(f"plane must be one of {PLANES} or a sequence of them, got {plane!r}")
+    return names

@@ -142,7 +142,8 @@ def test_sim2real_config_is_the_cpu_recipe_on_the_randomised_set(tmp_path, monke
         k: v for k, v in cpu["trainer"].items() if k != "default_root_dir"
     }
     cli = cli_main(["--config", str(CONFIGS / "sim2real.yaml")], run=False)
-    assert cli.datamodule.synthetic.randomize == 1.0
+    assert cli.datamodule.synthetic.randomize == sim["data"]["synthetic"]["randomize"] > 0
+    assert set(cli.datamodule.synthetic.plane) == {"axial", "sagittal", "coronal"}
     assert cli.trainer.default_root_dir.endswith("runs/sim2real")
 
 

@@ -179,6 +179,9 @@ def test_sites_by_name():
         ({"difficulty": "hard"}, TypeError),
         ({"duplicates": 1.5}, ValueError),
         ({"randomize": 1.5}, ValueError),
+        ({"plane": "oblique"}, ValueError),
+        ({"plane": []}, ValueError),
+        ({"plane": 3}, TypeError),
         ({"randomize": "wild"}, TypeError),
         ({"seed": -1}, ValueError),
         ({"seed": 1.0}, TypeError),
@@ -206,6 +209,24 @@ def test_randomize_zero_is_the_physics_set_and_one_randomises_every_patient():
         csf_brighter.append(high - np.median(inside) > np.median(inside) - low)
     assert 0 < sum(csf_brighter) < len(csf_brighter)
     assert np.isfinite(wild.images).all() and wild.images.min() >= 0 and wild.images.max() <= 1
+
+
+def test_every_plane_cuts_through_the_tumour_and_a_plane_mix_cycles_over_patients():
+    planes = ("coronal", "axial", "sagittal")
+    data = generate_slices(6, image_size=64, slices_per_patient=2, plane=planes, seed=2)
+    meta = data.metadata
+    assert set(meta.plane) == set(planes)
+    assert (meta.groupby("patient_id").plane.nunique() == 1).all()
+    has_tumor = data.tumor_masks.any(axis=(1, 2))
+    assert has_tumor[meta.class_name != "notumor"].all()
+    assert not has_tumor[meta.class_name == "notumor"].any()
+    share = data.brain_masks.mean(axis=(1, 2))
+    assert (share > 0.15).all() and (share < 0.8).all()  # a head, not a sliver or the frame
+    # axial and sagittal heads are longer front to back than a coronal one is wide
+    for plane, longer_axis in (("axial", 0), ("sagittal", 1)):
+        brain = data.brain_masks[(meta.plane == plane).to_numpy()][0]
+        extent = [np.ptp(np.nonzero(brain.any(axis=1 - a))[0]) for a in (0, 1)]
+        assert extent[longer_axis] > extent[1 - longer_axis]
 
 
 def test_t1_and_t2_contrast_inverted_in_acquired_volume():
