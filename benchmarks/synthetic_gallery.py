@@ -4,9 +4,9 @@ Run: ``.venv/bin/python benchmarks/synthetic_gallery.py [--out gallery.png]`` (a
 
 Each class gets three rows of six slices: the real sample in ``../shared/data/brain-mri-sample``
 (when present), the synthetic set as the lessons draw it (``randomize=0``) and the
-domain-randomised set (``randomize=1``). Open the PNG and compare by eye. Prints the per-image
-intensity statistics (mean, spread and foreground share) of each row, so the numbers can be
-compared too.
+domain-randomised set (``randomize=1``), in the planes of ``--plane`` (default coronal). Open
+the PNG and compare by eye. Prints the per-image intensity statistics (mean, spread and
+foreground share) of each row, so the numbers can be compared too.
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ def _resized(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size)), np.float32) / 255.0
 
 
-def synthetic_slices(per_class: int, size: int, randomize: float) -> dict[str, list[np.ndarray]]:
+def synthetic_slices(
+    per_class: int, size: int, randomize: float, plane: tuple[str, ...] = ("coronal",)
+) -> dict[str, list[np.ndarray]]:
     data = generate_slices(
-        per_class, image_size=size, slices_per_patient=1, randomize=randomize, seed=5
+        per_class, image_size=size, slices_per_patient=1, randomize=randomize, plane=plane, seed=5
     )
     names = data.metadata["class_name"].to_numpy()
     return {c: list(data.images[names == c]) for c in CLASS_NAMES}
@@ -63,11 +65,15 @@ def main() -> None:
     parser.add_argument("--out", default="synthetic_gallery.png")
     parser.add_argument("--per-class", type=int, default=6)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument(
+        "--plane", default="coronal", help="synthetic planes, comma-separated: axial,sagittal"
+    )
     args = parser.parse_args()
+    planes = tuple(args.plane.split(","))
     rows = {
         "real": real_slices(SAMPLE, args.per_class, args.size),
-        "synthetic": synthetic_slices(args.per_class, args.size, 0.0),
-        "randomised": synthetic_slices(args.per_class, args.size, 1.0),
+        "synthetic": synthetic_slices(args.per_class, args.size, 0.0, planes),
+        "randomised": synthetic_slices(args.per_class, args.size, 1.0, planes),
     }
     n_rows = len(CLASS_NAMES) * len(rows)
     fig, axes = plt.subplots(
