@@ -612,7 +612,7 @@ def _tumor_layers(tumor, grid, zs, d_brain, wm, intracranial, csf_thick):
     layers = []
 
     def add(tissue, alpha):
-        layers.append((tissue, np.broadcast_to(alpha, (n, *alpha.shape[-2:])), (rows, cols)))
+        layers.append((tissue, _stack(alpha, n), (rows, cols)))
 
     edema = np.zeros_like(body)
     if tumor.get("edema", 0.0) > 0:

@@ -32,14 +32,14 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from course_lib import anatomy, transforms
 from course_lib import preprocessing as P
-from course_lib import transforms
 from course_lib._validation import check_choice, check_int, check_number
 from course_lib.datasets.images import as_uint8
 from course_lib.plotting import plot_slice
 
-#: The anatomical planes, in the order the viewer offers them.
-PLANES: tuple[str, ...] = ("coronal", "axial", "sagittal")
+#: The anatomical planes, in the order the viewer offers them (the engine's, ``anatomy.PLANES``).
+PLANES: tuple[str, ...] = anatomy.PLANES
 
 #: Volume axis that each plane fixes (the slider of the viewer moves along it).
 PLANE_AXIS: dict[str, int] = {"coronal": 0, "axial": 1, "sagittal": 2}
