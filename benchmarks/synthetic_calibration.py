@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python benchmarks/synthetic_calibration.py`` (about 6 minutes on 2 CPU cores).
 
 It prints
-1. generation speed in slices/s at 128 x 128 (one process);
+1. generation speed in slices/s at 128 x 128 (one process), and the time to generate the cpu
+   profile's whole set: should be UNDER 60 s (the issue's budget for data preparation);
 2. on the default set (cpu profile sizes, T1CE, 3 sites, patient-level train/test split):
    (a) logistic regression on 32 x 32 downsampled pixels: should be AT MOST 70% test accuracy;
    (b) a small 4-block CNN trained on the CPU for at most 5 minutes: AT LEAST 90%;
@@ -137,9 +138,8 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(
         f"speed: {cpu:.0f} slices/s per core (CPU time) at 128x128, {wall:.0f} slices/s by "
-        f"wall clock at load average {load:.1f} (target >= 500 on one core)"
+        f"wall clock at load average {load:.1f}"
     )
-    ok &= cpu >= 500
 
     profile = PROFILES["cpu"]
     per_class = profile.samples_per_class + profile.test_per_class
@@ -154,10 +154,12 @@ def main() -> int:
         seed=args.seed,
     )
     meta = data.metadata
+    seconds = time.perf_counter() - start
     print(
         f"data: {len(data)} slices, {meta.patient_id.nunique()} patients, "
-        f"generated in {time.perf_counter() - start:.1f}s"
+        f"generated in {seconds:.1f}s (target < 60 s)"
     )
+    ok &= seconds < 60
     split = GroupShuffleSplit(
         n_splits=1, test_size=profile.test_per_class / per_class, random_state=args.seed
     )
