@@ -17,6 +17,22 @@ from scipy import ndimage
 
 from course_lib.config import CLASS_NAMES
 
+#: Values of a tumour mask, as in the BraTS 2023 challenge: 1 the necrotic or non-enhancing
+#: tumour core, 2 the peritumoural edema, 3 the enhancing tumour. The tumour core (what a
+#: surgeon resects) is labels 1 and 3; the whole tumour adds the edema. Meningiomas and
+#: pituitary adenomas enhance throughout, so their bodies are 3.
+TUMOR_LABELS: dict[str, int] = {"background": 0, "core": 1, "edema": 2, "enhancing": 3}
+
+
+def tumor_core(mask: np.ndarray) -> np.ndarray:
+    """The tumour core of a mask with :data:`TUMOR_LABELS` values: labels 1 and 3, no edema.
+
+    >>> tumor_core(np.array([0, 1, 2, 3])).tolist()
+    [False, True, False, True]
+    """
+    mask = np.asarray(mask)
+    return (mask == TUMOR_LABELS["core"]) | (mask == TUMOR_LABELS["enhancing"])
+
 
 def _ramp(signed: np.ndarray, width: float) -> np.ndarray:
     """Soft inside-indicator: 1 where ``signed`` < -width/2, 0 where > width/2, linear between."""
@@ -276,7 +292,7 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
         ``(layers, brain_mask, tumor_mask, texture)``: ``layers`` a list of ``(tissue, alpha)``
         or ``(tissue, alpha, box)`` for :func:`render_contrast` (``(S, H, W)`` float32 alphas,
         or ``(S, h, w)`` inside ``box``); ``brain_mask`` ``(S, H, W)`` bool; ``tumor_mask``
-        ``(S, H, W)`` uint8 (0 none, 1 tumour, 2 edema); ``texture`` ``(S, H, W)`` float32
+        ``(S, H, W)`` uint8 with :data:`TUMOR_LABELS` values; ``texture`` ``(S, H, W)`` float32
         multiplicative tissue texture (about 1) to apply to the rendered image.
     """
     n = len(zs)
@@ -570,6 +586,10 @@ def sample_tumor(
             "enhancement": subtle,
             "midline_shift": -side * 1.5 * radius**2,
             "ventricle_squeeze": float(np.clip(1.2 - 3.0 * radius, 0.45, 1.0)),
+            # Patchy enhancement: three plane waves of 3 to 6 cycles across the tumour.
+            "patch_k": _unit_vectors(rng, 3) * rng.uniform(3.0, 6.0, size=(3, 1)) / radius,
+            "patch_phase": rng.uniform(0.0, 2 * math.pi, size=3),
+            "patchiness": rng.uniform(0.2, 0.8),
         }
     if class_name == "meningioma":
         side = int(rng.choice([-1, 1]))
@@ -637,11 +657,21 @@ def _tumor_layers(tumor, grid, zs, d_brain, wm, intracranial, csf_thick):
         edema = _ramp((q - limit) * radius, w) * wm[box] * (1 - body)
         add("edema", edema)
     enhancement = np.float32(tumor["enhancement"])
+    core = np.zeros_like(body)  # the part of the body that is necrotic or does not enhance
     if kind == "glioma":
         add("tumor", body)
-        add("enhancing", body * enhancement)
+        wave = sum(
+            np.cos(k[0] * dx + k[1] * dy + k[2] * (z - cz) + phase)
+            for k, phase in zip(tumor["patch_k"], tumor["patch_phase"], strict=True)
+        )
+        patch = np.clip(1 + tumor["patchiness"] * (wave / 3 - 0.35), 0, 1)
+        enhancing = body * enhancement * patch
+        add("enhancing", enhancing)
+        core = body * (1 - enhancement * patch)
         if tumor["necrosis"] > 0:
-            add("necrosis", _ramp((q - tumor["necrosis"]) * radius, w))
+            necrosis = _ramp((q - tumor["necrosis"]) * radius, w)
+            add("necrosis", necrosis)
+            core = np.maximum(core, necrosis)
     elif kind == "meningioma":
         inner_table = intracranial[box]
         cleft = _ramp((q - 1.12) * radius, w) * inner_table
@@ -657,5 +687,7 @@ def _tumor_layers(tumor, grid, zs, d_brain, wm, intracranial, csf_thick):
         add("adenoma", body)
         add("gland", body * (enhancement - 0.5).clip(0, 1) * 0.5)
     mask = np.zeros((n, height, width), np.uint8)
-    mask[box] = np.where(body > 0.5, 1, np.where(edema > 0.5, 2, 0)).astype(np.uint8)
+    inside = np.where(core > 0.5, TUMOR_LABELS["core"], TUMOR_LABELS["enhancing"])
+    edema_label = np.where(edema > 0.5, TUMOR_LABELS["edema"], 0)
+    mask[box] = np.where(body > 0.5, inside, edema_label).astype(np.uint8)
     return layers, mask

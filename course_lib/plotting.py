@@ -25,7 +25,9 @@ from course_lib.metrics import (
 )
 
 # ----------------------------------------------------------------------------- image plots
-#: Colours of the mask values in :func:`plot_slice`: 1 tumour, 2 edema, 3+ anything else.
+#: Colours of the mask values in :func:`plot_slice`, for the synthetic tumour labels
+#: (:data:`course_lib.anatomy.TUMOR_LABELS`): 1 necrotic or non-enhancing core, 2 edema,
+#: 3 enhancing tumour, 4+ anything else.
 MASK_COLORS: tuple[str, ...] = ("tab:red", "gold", "tab:cyan", "tab:green")
 
 
@@ -55,7 +57,7 @@ def plot_slice(
         image: ``(H, W)`` (or ``(1, H, W)``) array, any real dtype; rows are drawn top down.
         ax: Axes to draw on (default: the current axes).
         mask: Optional ``(H, W)`` integer/bool mask; each non-zero value gets a contour in its
-            colour from :data:`MASK_COLORS` (1 tumour red, 2 edema yellow).
+            colour from :data:`MASK_COLORS` (1 core red, 2 edema yellow, 3 enhancing cyan).
         title: Axes title.
         cmap: Matplotlib colour map.
         vmin: Lower end of the colour scale (default: the image's minimum).

@@ -54,7 +54,14 @@ from course_lib.acquisition import (
     site_names,
     tissue_intensities,
 )
-from course_lib.anatomy import PixelGrid, head_layers, sample_anatomy, sample_tumor, smooth_field
+from course_lib.anatomy import (
+    PixelGrid,
+    head_layers,
+    sample_anatomy,
+    sample_tumor,
+    smooth_field,
+    tumor_core,
+)
 from course_lib.config import CLASS_NAMES
 from course_lib.synthetic_spec import GENERATOR_VERSION, SyntheticSpec, plane_names
 
@@ -86,13 +93,14 @@ class SyntheticSlices:
     Attributes:
         images: ``(N, H, W)`` float32 in ``[0, 1]``.
         brain_masks: ``(N, H, W)`` bool, the intracranial space (brain, CSF, ventricles, tumour).
-        tumor_masks: ``(N, H, W)`` uint8: 0 none, 1 tumour, 2 edema.
+        tumor_masks: ``(N, H, W)`` uint8 with :data:`~course_lib.anatomy.TUMOR_LABELS` values:
+            0 none, 1 necrotic or non-enhancing core, 2 edema, 3 enhancing tumour.
         bias_fields: ``(N, H, W)`` float32, the multiplicative bias applied (mean 1 in the brain).
         metadata: One row per slice: ``label`` (int, index into ``CLASS_NAMES``), ``class_name``,
             ``patient_id``, ``site``, ``contrast``, ``plane``, ``slice_index`` (position in the
             patient),
             ``duplicate_of`` (row index this slice is a near-copy of, or -1) and
-            ``tumor_pixels`` (pixels with tumour mask 1).
+            ``tumor_pixels`` (pixels of the tumour core, labels 1 and 3).
     """
 
     images: np.ndarray
@@ -282,7 +290,7 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
                         "plane": plane,
                         "slice_index": i,
                         "duplicate_of": -1,
-                        "tumor_pixels": int((tumor[i] == 1).sum()),
+                        "tumor_pixels": int(tumor_core(tumor[i]).sum()),
                     }
                 )
             remaining -= n

@@ -50,7 +50,7 @@ def test_prepare_synthetic_layout_and_patient_split(synthetic_set):
     with Image.open(index.loc[0, "mask_path"]) as img:
         mask = np.asarray(img)
     assert mask.shape == (32, 32)
-    assert set(np.unique(mask)) <= {0, 1, 2}
+    assert set(np.unique(mask)) <= {0, 1, 2, 3}
     marker = json.loads((root / "dataset.json").read_text())
     assert marker["params"]["per_class"] == 4
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from course_lib.anatomy import TUMOR_LABELS, tumor_core
 from course_lib.config import CLASS_NAMES
 from course_lib.synthetic import (
     CONTRASTS,
@@ -37,7 +38,7 @@ def test_shapes_dtypes_and_ranges(small):
     assert small.brain_masks.shape == small.tumor_masks.shape == small.bias_fields.shape
     assert small.images.min() >= 0.0
     assert small.images.max() <= 1.0
-    assert set(np.unique(small.tumor_masks)) <= {0, 1, 2}
+    assert set(np.unique(small.tumor_masks)) <= set(TUMOR_LABELS.values())
     expected = {"label", "class_name", "patient_id", "site", "contrast", "slice_index"}
     assert expected | {"duplicate_of"} <= set(small.metadata.columns)
     assert len(small.metadata) == n
@@ -67,7 +68,7 @@ def test_patient_does_not_depend_on_other_classes():
 
 def test_notumor_masks_empty_and_tumours_present(small):
     meta = small.metadata
-    tumor_pixels = (small.tumor_masks == 1).sum(axis=(1, 2))
+    tumor_pixels = tumor_core(small.tumor_masks).sum(axis=(1, 2))
     assert (tumor_pixels[meta.class_name == "notumor"] == 0).all()
     for name in ("glioma", "meningioma", "pituitary"):
         present = tumor_pixels[meta.class_name == name] > 0
@@ -80,7 +81,7 @@ def test_tumours_inside_or_next_to_the_brain(small):
 
     meta = small.metadata
     for i in np.flatnonzero(small.tumor_masks.any(axis=(1, 2))):
-        tumor = small.tumor_masks[i] == 1
+        tumor = tumor_core(small.tumor_masks[i])
         brain = small.brain_masks[i]
         # the brain mask (the intracranial space) holds the whole tumour and its edema
         assert not (small.tumor_masks[i] > 0)[~brain].any()
@@ -97,6 +98,31 @@ def test_tumours_inside_or_next_to_the_brain(small):
 def test_glioma_has_edema():
     data = generate_slices({"glioma": 8}, image_size=48, seed=1)
     assert (data.tumor_masks == 2).any(axis=(1, 2)).mean() >= 0.5
+
+
+def test_tumour_sub_regions_as_in_brats():
+    """Gliomas: an enhancing part, a necrotic or non-enhancing core, edema; the others enhance."""
+    data = generate_slices(
+        {"glioma": 12, "meningioma": 4, "pituitary": 4}, image_size=64, seed=2
+    )
+    meta, masks = data.metadata, data.tumor_masks
+    glioma = masks[meta.class_name == "glioma"]
+    per_slice = {v: (glioma == v).any(axis=(1, 2)) for v in (1, 2, 3)}
+    assert per_slice[3].mean() >= 0.5 and per_slice[1].mean() >= 0.5 and per_slice[2].mean() >= 0.5
+    # heterogeneous: in some slices both enhancing and non-enhancing tumour
+    assert (per_slice[1] & per_slice[3]).any()
+    # the enhancing tumour is brighter on T1-CE than the core beside it
+    images = data.images[meta.class_name == "glioma"]
+    both = per_slice[1] & per_slice[3]
+    brighter = [
+        images[i][glioma[i] == 3].mean() > images[i][glioma[i] == 1].mean()
+        for i in np.flatnonzero(both)
+    ]
+    assert np.mean(brighter) >= 0.8
+    others = masks[meta.class_name != "glioma"]
+    others = others[others.any(axis=(1, 2))]
+    assert len(others) > 0
+    assert not (others == 1).any() and (others == 3).any(axis=(1, 2)).all()
 
 
 def test_imbalance_through_mapping():
@@ -250,7 +276,7 @@ def test_volume_shapes_and_contrasts(volume):
     assert volume["tumor_mask"].dtype == np.uint8
     assert volume["bias_field"].shape == (6, 48, 48)
     # the tumour grows then shrinks along the volume's depth
-    area = (volume["tumor_mask"] == 1).sum(axis=(1, 2))
+    area = tumor_core(volume["tumor_mask"]).sum(axis=(1, 2))
     assert area.max() > 0
     assert area[0] < area.max() and area[-1] < area.max()
 

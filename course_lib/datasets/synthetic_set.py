@@ -48,7 +48,8 @@ def prepare_synthetic(out: str | os.PathLike, spec: SyntheticSpec | None = None,
     """Write a synthetic dataset in the Kaggle layout, with ``metadata.csv`` and masks.
 
     Layout: ``out/{Training,Testing}/<class>/{Tr,Te}-<cl>_NNNN.png`` (uint8 grayscale),
-    ``out/masks/...`` (same relative names; 0 background, 1 tumour, 2 oedema),
+    ``out/masks/...`` (same relative names; values of
+    :data:`~course_lib.anatomy.TUMOR_LABELS`: 0 background, 1 tumour core, 2 oedema, 3 enhancing),
     ``out/metadata.csv`` and, written last, ``out/dataset.json`` (the spec). Patients are never
     split between Training and Testing. Before anything is generated the spec's split is checked
     (:meth:`SyntheticSpec.check_split`) and the folder is checked to be writable. The set is
