@@ -1,10 +1,11 @@
 """How a scanner turns anatomy into an image: contrasts, tissue intensities and scanner sites.
 
-A head is first *rendered* in one of :data:`CONTRASTS` (each tissue gets its intensity from
-:data:`TISSUE_INTENSITIES`), then *acquired* at a scanner site (:data:`SITE_PROFILES`): a smooth
-multiplicative bias field, blur, optional motion ghosting, Rician noise and the site's own
-intensity scale, offset, gamma and tissue contrast. Pure functions on numpy arrays; randomness
-comes in as ``seed`` or ``rng``.
+A head is first *rendered* in one of :data:`CONTRASTS` (each tissue gets the intensity its
+relaxation times give under the site's protocol and field strength, :mod:`course_lib.mr_signal`;
+:data:`TISSUE_INTENSITIES` at a 1.5 T reference site), then *acquired* at a scanner site
+(:data:`SITE_PROFILES`): a smooth multiplicative bias field, blur, optional motion ghosting,
+Rician noise and the site's own intensity scale, offset, gamma and tissue contrast. Pure
+functions on numpy arrays; randomness comes in as ``seed`` or ``rng``.
 """
 
 from __future__ import annotations
@@ -18,31 +19,18 @@ from scipy import ndimage
 
 from course_lib._validation import check_int, check_number, is_int
 from course_lib.anatomy import smooth_field
+from course_lib.mr_signal import TISSUES, signal_intensities
 
 #: The MRI contrasts (sequences) the engine renders.
 CONTRASTS: tuple[str, ...] = ("T1", "T1CE", "T2", "FLAIR")
 
-#: Tissue intensities per contrast, before acquisition (rows: tissues, values in ``CONTRASTS``
-#: order). T1: fat and WM bright, CSF dark; T1CE: T1 plus enhancing tumour, dura, sinuses and
-#: gland; T2: CSF and edema bright, WM darker than GM; FLAIR: T2 with CSF suppressed.
-TISSUE_INTENSITIES: dict[str, tuple[float, float, float, float]] = {
-    "air": (0.0, 0.0, 0.0, 0.0),
-    "fat": (0.92, 0.92, 0.72, 0.62),
-    "muscle": (0.34, 0.38, 0.26, 0.28),
-    "bone": (0.05, 0.05, 0.04, 0.04),
-    "csf": (0.1, 0.11, 0.95, 0.07),
-    "gm": (0.44, 0.46, 0.6, 0.56),
-    "wm": (0.6, 0.61, 0.4, 0.44),
-    "dura": (0.18, 0.58, 0.14, 0.16),
-    "sinus": (0.3, 0.82, 0.35, 0.3),
-    "vessel": (0.03, 0.05, 0.03, 0.03),
-    "gland": (0.48, 0.78, 0.52, 0.5),
-    "tumor": (0.36, 0.42, 0.76, 0.72),
-    "enhancing": (0.38, 0.95, 0.68, 0.7),
-    "necrosis": (0.2, 0.22, 0.88, 0.5),
-    "edema": (0.4, 0.41, 0.84, 0.86),
-    "meningioma": (0.42, 0.95, 0.62, 0.6),
-    "adenoma": (0.46, 0.85, 0.66, 0.6),
+#: Tissue intensities per contrast at a typical 1.5 T site, before acquisition (rows: tissues,
+#: values in ``CONTRASTS`` order), computed from each tissue's proton density and relaxation
+#: times by the signal equations of :mod:`course_lib.mr_signal`. T1: fat and WM bright, CSF dark;
+#: T1CE: T1 plus enhancing tumour, dura, sinuses and gland; T2: CSF and edema bright, WM darker
+#: than GM; FLAIR: T2 with CSF suppressed.
+TISSUE_INTENSITIES: dict[str, tuple[float, ...]] = {
+    tissue: tuple(round(signal_intensities(c)[tissue], 3) for c in CONTRASTS) for tissue in TISSUES
 }
 
 #: Tissues whose contrast a site's ``tissue_contrast`` stretches (the brain's own tissues).
@@ -54,6 +42,9 @@ class SiteProfile:
     """How one scanner site acquires and displays an image.
 
     Attributes:
+        field: Field strength in tesla (T1 lengthens with it, so the contrast changes).
+        tr_scale: The site's repetition times, relative to :data:`~course_lib.mr_signal.PROTOCOLS`.
+        te_scale: The site's echo times, relative to the same protocols.
         scale: Multiplies the displayed intensity.
         offset: Added to the displayed intensity.
         gamma: Display gamma (``image ** gamma``); below 1 brightens the mid-tones.
@@ -64,6 +55,9 @@ class SiteProfile:
         tissue_contrast: Stretch (>1) or squeeze (<1) of brain tissue intensities around their mean.
     """
 
+    field: float = 1.5
+    tr_scale: float = 1.0
+    te_scale: float = 1.0
     scale: float = 1.0
     offset: float = 0.0
     gamma: float = 1.0
@@ -78,9 +72,19 @@ class SiteProfile:
 SITE_PROFILES: dict[str, SiteProfile] = {
     "site_A": SiteProfile(),
     "site_B": SiteProfile(
-        scale=0.82, offset=0.05, gamma=0.75, noise=0.045, bias=0.18, blur=0.9, tissue_contrast=0.8
+        field=3.0,
+        tr_scale=1.2,
+        scale=0.82,
+        offset=0.05,
+        gamma=0.75,
+        noise=0.045,
+        bias=0.18,
+        blur=0.9,
+        tissue_contrast=0.8,
     ),
     "site_C": SiteProfile(
+        tr_scale=0.9,
+        te_scale=0.8,
         scale=1.12,
         offset=-0.02,
         gamma=1.3,
@@ -91,9 +95,18 @@ SITE_PROFILES: dict[str, SiteProfile] = {
         tissue_contrast=1.2,
     ),
     "site_D": SiteProfile(
-        scale=0.95, offset=0.02, gamma=0.9, noise=0.06, bias=0.12, blur=1.1, tissue_contrast=0.9
+        field=1.0,
+        scale=0.95,
+        offset=0.02,
+        gamma=0.9,
+        noise=0.06,
+        bias=0.12,
+        blur=1.1,
+        tissue_contrast=0.9,
     ),
     "site_E": SiteProfile(
+        field=3.0,
+        te_scale=1.2,
         scale=1.05,
         offset=0.0,
         gamma=1.15,
@@ -243,13 +256,21 @@ def add_motion_ghosting(image: np.ndarray, strength: float, *, shift: int | None
     return image + np.float32(strength) * ghosts
 
 
+@functools.lru_cache(maxsize=64)
+def _site_signal(contrast: str, field: float, tr_scale: float, te_scale: float):
+    values = signal_intensities(contrast, field=field, tr_scale=tr_scale, te_scale=te_scale)
+    return tuple(values.items())
+
+
 def tissue_intensities(contrast: str, site: SiteProfile | None = None) -> dict[str, float]:
-    """Intensity of each tissue in one contrast, optionally with a site's tissue contrast.
+    """Intensity of each tissue in one contrast, at the reference site or at a given one.
 
     Args:
         contrast: One of :data:`CONTRASTS`.
-        site: A :class:`SiteProfile`; its ``tissue_contrast`` stretches the brain tissues around
-            their mean.
+        site: A :class:`SiteProfile`: its field strength and protocol set the intensities
+            (:func:`course_lib.mr_signal.signal_intensities`), then its ``tissue_contrast``
+            stretches the brain tissues around their mean. ``None`` gives
+            :data:`TISSUE_INTENSITIES`.
 
     Returns:
         ``{tissue: intensity}`` for every tissue in :data:`TISSUE_INTENSITIES`.
@@ -263,8 +284,11 @@ def tissue_intensities(contrast: str, site: SiteProfile | None = None) -> dict[s
     """
     if contrast not in CONTRASTS:
         raise ValueError(f"contrast must be one of {CONTRASTS}, got {contrast!r}")
-    k = CONTRASTS.index(contrast)
-    values = {name: row[k] for name, row in TISSUE_INTENSITIES.items()}
+    if site is None:
+        k = CONTRASTS.index(contrast)
+        values = {name: row[k] for name, row in TISSUE_INTENSITIES.items()}
+    else:
+        values = dict(_site_signal(contrast, site.field, site.tr_scale, site.te_scale))
     if site is not None and site.tissue_contrast != 1.0:
         mean = float(np.mean([values[t] for t in _BRAIN_TISSUES]))
         for t in _BRAIN_TISSUES:
@@ -285,7 +309,8 @@ def random_tissue_intensities(
     A network that only ever sees a tissue's shape, never a fixed intensity, cannot lean on one
     scanner's contrast; trained on many random contrasts it can work on any real one. Each
     tissue gets ``(1 - strength) * its contrast's value + strength * U(0, 1)``; air stays black,
-    and each lesion tissue is kept at least 0.12 away from the mean of grey and white matter.
+    and each lesion tissue is kept at least ``0.12 * strength`` away from the mean of grey and
+    white matter.
 
     Args:
         rng: Random generator (one draw per patient).
@@ -311,11 +336,12 @@ def random_tissue_intensities(
     }
     values["air"] = 0.0
     brain = 0.5 * (values["gm"] + values["wm"])
+    least = 0.12 * strength
     for t in _LESION_TISSUES:
         gap = values[t] - brain
-        if abs(gap) < 0.12:
-            side = 1.0 if (gap >= 0 and brain < 0.88) or brain < 0.12 else -1.0
-            values[t] = float(np.clip(brain + side * 0.12, 0.0, 1.0))
+        if abs(gap) < least:
+            side = 1.0 if (gap >= 0 and brain < 1 - least) or brain < least else -1.0
+            values[t] = float(np.clip(brain + side * least, 0.0, 1.0))
     return values
 
 
@@ -394,7 +420,7 @@ def render_contrast(
     >>> alpha = np.array([[0.0, 1.0]], np.float32)
     >>> image = render_contrast([("wm", np.ones((1, 2), np.float32)), ("csf", alpha)], "T2")
     >>> [round(v, 2) for v in image[0].tolist()]
-    [0.4, 0.95]
+    [0.31, 0.95]
     """
     values = tissue_intensities(contrast, site) if values is None else values
     if not layers:

@@ -18,7 +18,9 @@ The head is rendered in one of :data:`CONTRASTS` and then *acquired* at a scanne
 :data:`SITE_PROFILES`): smooth multiplicative bias field, blur, optional motion ghosting, Rician
 noise and a site-specific intensity scale, offset, gamma and tissue contrast
 (:mod:`course_lib.acquisition`). What a dataset holds is one :class:`SyntheticSpec`
-(:mod:`course_lib.synthetic_spec`).
+(:mod:`course_lib.synthetic_spec`); its ``confound_*`` fields switch on the source confounds of
+scraped sets (contrast, plane and field of view by class, burned-in annotations:
+:mod:`course_lib.confounds`).
 
 Coordinates: images are ``(H, W)`` with rows running from the top of the head (superior) down to
 the skull base (inferior) and columns across the head; a volume is ``(D, H, W)`` with ``D`` running
@@ -63,20 +65,34 @@ from course_lib.anatomy import (
     tumor_core,
 )
 from course_lib.config import CLASS_NAMES
+from course_lib.confounds import (
+    CLASS_FOV,
+    CLASS_PLANES,
+    CONFOUND_CONTRASTS,
+    CONFOUND_FIELDS,
+    burn_annotation,
+    draw_traps,
+)
 from course_lib.synthetic_spec import GENERATOR_VERSION, SyntheticSpec, plane_names
 
 #: Re-exported so that lessons read the whole engine from one module.
 __all__ = [
+    "CLASS_FOV",
+    "CLASS_PLANES",
+    "CONFOUND_CONTRASTS",
+    "CONFOUND_FIELDS",
     "CONTRASTS",
     "GENERATOR_VERSION",
     "SITE_PROFILES",
     "TISSUE_INTENSITIES",
+    "VOLUME_HALF_DEPTH",
     "SiteProfile",
     "SyntheticSlices",
     "SyntheticSpec",
     "acquire",
     "add_motion_ghosting",
     "add_rician_noise",
+    "burn_annotation",
     "generate_slices",
     "generate_volume",
     "render_contrast",
@@ -99,8 +115,11 @@ class SyntheticSlices:
         metadata: One row per slice: ``label`` (int, index into ``CLASS_NAMES``), ``class_name``,
             ``patient_id``, ``site``, ``contrast``, ``plane``, ``slice_index`` (position in the
             patient),
-            ``duplicate_of`` (row index this slice is a near-copy of, or -1) and
-            ``tumor_pixels`` (pixels of the tumour core, labels 1 and 3).
+            ``duplicate_of`` (row index this slice is a near-copy of, or -1),
+            ``tumor_pixels`` (pixels of the tumour core, labels 1 and 3), and the traps applied
+            (:mod:`course_lib.confounds`): ``marked`` (bool, a burned-in annotation) and
+            ``fov_scale`` (the zoom of the head, 1.0 without the trap); ``contrast`` and
+            ``plane`` are the ones the slice was drawn in.
     """
 
     images: np.ndarray
@@ -128,6 +147,7 @@ def _patient(
     dz=None,
     randomize=0.0,
     plane="coronal",
+    fov_scale=1.0,
 ):
     """Render one patient: dict of images per contrast and the ground truth stacks.
 
@@ -135,6 +155,7 @@ def _patient(
     a generator of its own, so the anatomy and the tumour stay those of ``randomize=0``. An
     axial or sagittal ``plane`` cuts the slices through the tumour (or, without one, through
     the ventricles or a hemisphere); the slices' position comes from a generator of its own too.
+    ``fov_scale`` zooms the head (and so its masks) about the image centre.
     """
     rng = np.random.default_rng(seed_seq)
     anat = sample_anatomy(rng)
@@ -149,6 +170,9 @@ def _patient(
             ty + randomize * float(wild.uniform(-0.06, 0.06)),
             scale * (1 + randomize * float(wild.uniform(-0.15, 0.12))),
         )
+    if fov_scale != 1.0:
+        angle, tx, ty, scale = anat["pose"]
+        anat["pose"] = (angle, tx * fov_scale, ty * fov_scale, scale * fov_scale)
     if dz is None:
         dz = rng.uniform(0.035, 0.05)
         z_center = rng.uniform(-0.05, 0.05)
@@ -221,9 +245,10 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
             (``"T1CE"``), ``difficulty`` (1; calibrated so that a linear model on pixels does
             poorly and a small CNN does well), ``duplicates`` (0; a fraction of slices appended
             again as near-duplicates under a new patient id ``D<row>``, as in scraped public
-            sets; ``metadata.duplicate_of`` names the source) and ``seed`` (0; each patient uses
+            sets; ``metadata.duplicate_of`` names the source), ``seed`` (0; each patient uses
             its own child seed, so a patient does not change when other classes or counts
-            change).
+            change) and the traps ``confound_contrast``, ``confound_plane``, ``confound_marks``
+            and ``confound_fov`` (0, off; :mod:`course_lib.confounds`).
 
     Returns:
         A :class:`SyntheticSlices` with ``(N, H, W)`` float32 images in ``[0, 1]``.
@@ -262,11 +287,13 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
         while remaining > 0:
             n = min(slices_per_patient, remaining)
             site = site_list[(k + label) % len(site_list)]
-            seq = contrasts[(k + label) % len(contrasts)]
-            plane = planes[(k + label) % len(planes)]
+            seed_seq = np.random.SeedSequence(seed, spawn_key=(label, k))
+            traps = draw_traps(spec, class_name, seed_seq)
+            seq = traps.contrast or contrasts[(k + label) % len(contrasts)]
+            plane = traps.plane or planes[(k + label) % len(planes)]
             imgs, brain, tumor, bias = _patient(
                 class_name,
-                np.random.SeedSequence(seed, spawn_key=(label, k)),
+                seed_seq,
                 zs_count=slices_per_patient,
                 image_size=(image_size, image_size),
                 site=site,
@@ -274,8 +301,13 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
                 difficulty=float(difficulty),
                 randomize=float(randomize),
                 plane=plane,
+                fov_scale=traps.fov_scale,
             )
-            images.append(imgs[seq][:n])
+            slices = imgs[seq][:n]
+            for i in range(n):
+                if traps.marks[i]:
+                    slices[i] = burn_annotation(slices[i], tumor[i], traps.mark_rng(i))
+            images.append(slices)
             brains.append(brain[:n])
             tumors.append(tumor[:n])
             biases.append(bias[:n])
@@ -291,6 +323,8 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
                         "slice_index": i,
                         "duplicate_of": -1,
                         "tumor_pixels": int(tumor_core(tumor[i]).sum()),
+                        "marked": traps.marks[i],
+                        "fov_scale": traps.fov_scale,
                     }
                 )
             remaining -= n
@@ -338,6 +372,11 @@ def _add_duplicates(data: SyntheticSlices, fraction: float, seed_seq) -> Synthet
     )
 
 
+#: A volume's coronal slices run from ``-VOLUME_HALF_DEPTH`` (in front of the face) to
+#: ``+VOLUME_HALF_DEPTH`` (behind the head), in head units.
+VOLUME_HALF_DEPTH = 0.98
+
+
 def generate_volume(
     class_name: str,
     *,
@@ -349,8 +388,11 @@ def generate_volume(
 ) -> dict:
     """Generate one patient's 3D head in several co-registered contrasts.
 
-    The ``D`` coronal slices run from front (-0.45) to back (0.45) through the ventricles and
-    the sella; the tumour sits near the middle.
+    The ``D`` coronal slices run through the whole head, from in front of the face
+    (``-VOLUME_HALF_DEPTH``) to behind the occiput (``+VOLUME_HALF_DEPTH``); the tumour sits
+    near the middle, close to the sella. Cut the volume along its other axes for axial and
+    sagittal slices; ``spacing`` gives the voxel size for display (slices are usually thicker
+    than the pixels are wide, as on a scanner).
 
     Args:
         class_name: One of ``CLASS_NAMES``.
@@ -362,7 +404,8 @@ def generate_volume(
 
     Returns:
         ``{"images": {contrast: (D, H, W) float32 in [0, 1]}, "brain_mask": (D, H, W) bool,
-        "tumor_mask": (D, H, W) uint8, "bias_field": (D, H, W) float32}``.
+        "tumor_mask": (D, H, W) uint8, "bias_field": (D, H, W) float32, "spacing": (dz, dy,
+        dx)}``, the spacing in head units (the image spans 2 units from top to bottom).
 
     Raises:
         ValueError: If an argument is out of range or names nothing known.
@@ -380,7 +423,7 @@ def generate_volume(
     check_choice("site", site, SITE_PROFILES)
     check_number("difficulty", difficulty, minimum=0, maximum=3)
     check_int("seed", seed, minimum=0)
-    zs = np.linspace(-0.45, 0.45, shape[0])
+    zs = np.linspace(-VOLUME_HALF_DEPTH, VOLUME_HALF_DEPTH, shape[0])
     images, brain, tumor, bias = _patient(
         class_name,
         np.random.SeedSequence(seed),
@@ -391,4 +434,11 @@ def generate_volume(
         difficulty=float(difficulty),
         dz=zs,
     )
-    return {"images": images, "brain_mask": brain, "tumor_mask": tumor, "bias_field": bias}
+    spacing = (2 * VOLUME_HALF_DEPTH / (shape[0] - 1), 2 / (shape[1] - 1), 2 / (shape[2] - 1))
+    return {
+        "images": images,
+        "brain_mask": brain,
+        "tumor_mask": tumor,
+        "bias_field": bias,
+        "spacing": spacing,
+    }

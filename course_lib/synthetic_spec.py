@@ -49,6 +49,20 @@ class SyntheticSpec:
             patient's tissue intensities, scanner and pose drawn at random, as SynthSeg does):
             the mode to train a model that should work on real scans of any contrast.
         seed: Seed of the generator (and of the writer's patient split).
+        confound_contrast: Source-confound trap (:mod:`course_lib.confounds`), 0 (off) to 1:
+            the probability that a ``notumor`` patient is rendered in T2 or FLAIR
+            (``confounds.CONFOUND_CONTRASTS``, drawn per patient) instead of ``contrast``, as
+            when the no-tumour images come from another source; tumour patients keep
+            ``contrast``.
+        confound_plane: Trap, 0 to 1: the probability that a patient is cut in its class's own
+            plane (``confounds.CLASS_PLANES``, a made-up mapping) instead of ``plane``.
+        confound_marks: Trap, 0 to 1: the probability that a slice of a tumour class carries a
+            burned-in annotation (a white arrow at the tumour and a text label,
+            :func:`~course_lib.confounds.burn_annotation`); ``notumor`` slices never do, and
+            the masks are unchanged.
+        confound_fov: Trap, 0 to 1: the probability that a patient's head is drawn at its
+            class's zoom (``confounds.CLASS_FOV``, made up: ``notumor`` smaller, ``pituitary``
+            larger), masks included.
 
     Raises:
         TypeError: If a field has the wrong kind (a float image size, a string count).
@@ -67,6 +81,10 @@ class SyntheticSpec:
     duplicates: float = 0.0
     randomize: float = 0.0
     seed: int = 0
+    confound_contrast: float = 0.0
+    confound_plane: float = 0.0
+    confound_marks: float = 0.0
+    confound_fov: float = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # a frozen dataclass normalises its own fields here
@@ -88,6 +106,8 @@ class SyntheticSpec:
         set_(self, "duplicates", check_number("duplicates", self.duplicates, minimum=0, maximum=1))
         set_(self, "randomize", check_number("randomize", self.randomize, minimum=0, maximum=1))
         set_(self, "seed", check_int("seed", self.seed, minimum=0))
+        for name in ("confound_contrast", "confound_plane", "confound_marks", "confound_fov"):
+            set_(self, name, check_number(name, getattr(self, name), minimum=0, maximum=1))
         if sum(self.total_counts().values()) == 0:
             raise ValueError(f"per_class asks for no slices at all: {self.per_class!r}")
 

@@ -22,10 +22,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "computation",
         (
+            "mr_signal",
             "acquisition",
             "anatomy",
             "synthetic_spec",
             "synthetic",
+            "confounds",
             "preprocessing",
             "registration",
             "metrics",

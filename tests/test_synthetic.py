@@ -8,6 +8,7 @@ from course_lib.anatomy import TUMOR_LABELS, tumor_core
 from course_lib.config import CLASS_NAMES
 from course_lib.synthetic import (
     CONTRASTS,
+    VOLUME_HALF_DEPTH,
     SyntheticSlices,
     generate_slices,
     generate_volume,
@@ -102,9 +103,7 @@ def test_glioma_has_edema():
 
 def test_tumour_sub_regions_as_in_brats():
     """Gliomas: an enhancing part, a necrotic or non-enhancing core, edema; the others enhance."""
-    data = generate_slices(
-        {"glioma": 12, "meningioma": 4, "pituitary": 4}, image_size=64, seed=2
-    )
+    data = generate_slices({"glioma": 12, "meningioma": 4, "pituitary": 4}, image_size=64, seed=2)
     meta, masks = data.metadata, data.tumor_masks
     glioma = masks[meta.class_name == "glioma"]
     per_slice = {v: (glioma == v).any(axis=(1, 2)) for v in (1, 2, 3)}
@@ -320,3 +319,16 @@ def test_sites_differ_in_acquisition():
     background = data.images[:, :4, :4].mean(axis=(1, 2))
     # site_B is noisier and brighter in the background than site_A
     assert background[meta.site == "site_B"].mean() > background[meta.site == "site_A"].mean()
+
+
+def test_volume_holds_the_whole_head():
+    vol = generate_volume("notumor", shape=(24, 48, 48), contrasts=("T1",), seed=1)
+    dz, dy, dx = vol["spacing"]
+    assert dz == pytest.approx(2 * VOLUME_HALF_DEPTH / 23) and dy == dx == pytest.approx(2 / 47)
+    brain_per_slice = vol["brain_mask"].sum(axis=(1, 2))
+    # the brain starts and ends inside the volume: nothing of it is cut off front or back
+    assert brain_per_slice[0] == 0 and brain_per_slice[-1] == 0
+    assert (brain_per_slice > 0).mean() > 0.6
+    # and the head (anything brighter than air) reaches further than the brain at the front
+    head_per_slice = (vol["images"]["T1"] > 0.2).sum(axis=(1, 2))
+    assert np.flatnonzero(head_per_slice > 20)[0] < np.flatnonzero(brain_per_slice > 0)[0]
