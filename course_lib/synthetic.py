@@ -225,6 +225,24 @@ def _cut_positions(plane, anat, tumor, rng, count, spacing):
     return positions
 
 
+def _assignment(k: int, label: int, seed: int, sites, contrasts, planes):
+    """Site, contrast and plane of a class's ``k``-th patient.
+
+    Sites cycle in turn (every class spreads evenly over them). Contrast and plane come from a
+    shuffled round of all their combinations, one round per ``len(contrasts) * len(planes)``
+    patients, so each is balanced within a class and neither is tied to the site (cycled by
+    one index, every axial slice would come from one site and one contrast).
+    """
+    rounds = len(contrasts) * len(planes)
+    block, position = divmod(k, rounds)
+    combo = 0
+    if rounds > 1:
+        shuffle = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(97, label, block)))
+        combo = int(shuffle.permutation(rounds)[position])
+    contrast, plane = divmod(combo, len(planes))
+    return sites[(k + label) % len(sites)], contrasts[contrast], planes[plane]
+
+
 # ----------------------------------------------------------------------------- public API
 
 
@@ -286,11 +304,11 @@ def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **
         k = 0
         while remaining > 0:
             n = min(slices_per_patient, remaining)
-            site = site_list[(k + label) % len(site_list)]
+            site, seq, plane = _assignment(k, label, seed, site_list, contrasts, planes)
             seed_seq = np.random.SeedSequence(seed, spawn_key=(label, k))
             traps = draw_traps(spec, class_name, seed_seq)
-            seq = traps.contrast or contrasts[(k + label) % len(contrasts)]
-            plane = traps.plane or planes[(k + label) % len(planes)]
+            seq = traps.contrast or seq
+            plane = traps.plane or plane
             imgs, brain, tumor, bias = _patient(
                 class_name,
                 seed_seq,
