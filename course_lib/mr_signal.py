@@ -63,7 +63,7 @@ class Tissue:
 TISSUES: dict[str, Tissue] = {
     "air": Tissue(0.0, 1000.0, 1.0),
     "fat": Tissue(0.7, 260.0, 150.0, t1_field_exponent=0.1),
-    "muscle": Tissue(0.7, 870.0, 47.0),
+    "muscle": Tissue(0.7, 1010.0, 44.0),
     "bone": Tissue(0.08, 300.0, 5.0),
     "csf": Tissue(1.0, 4000.0, 2000.0, t1_field_exponent=0.0),
     "gm": Tissue(0.8, 1100.0, 100.0),

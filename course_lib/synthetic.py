@@ -247,12 +247,13 @@ def _assignment(k: int, label: int, seed: int, sites, contrasts, planes):
 
 
 def generate_slices(per_class: int | Mapping[str, int] | SyntheticSpec = 100, **options):
-    """Generate a labelled set of synthetic coronal brain-MRI slices, grouped by patient.
+    """Generate a labelled set of synthetic brain-MRI slices, grouped by patient.
 
     Each class gets ``ceil(count / slices_per_patient)`` patients; each patient contributes
     neighbouring slices of one 3D head, scanned at one site (sites are assigned in turn within a
-    class, so every class is spread evenly over the sites) in one contrast (a sequence of
-    contrasts is cycled over patients). Rows are ordered class by class, patient by patient.
+    class, so every class is spread evenly over the sites) in one contrast and one plane (with
+    several, each class gets every contrast-plane pair in turn, in a shuffled order, so neither
+    is tied to the site). Rows are ordered class by class, patient by patient.
 
     Args:
         per_class: Slices per class: one int for all, or ``{class_name: count}`` (missing classes

@@ -39,9 +39,10 @@ class SyntheticSpec:
             0 means no test split (only :func:`~course_lib.synthetic.generate_slices` allows it).
         slices_per_patient: Neighbouring slices per patient (1 to 256).
         sites: Number of built-in scanner sites (1 to 5), or their names.
-        contrast: One of ``acquisition.CONTRASTS``, or a sequence of them cycled over patients.
+        contrast: One of ``acquisition.CONTRASTS``, or a sequence of them, spread evenly over
+            each class's patients.
         plane: ``"coronal"``, ``"axial"`` or ``"sagittal"`` (``anatomy.PLANES``), or a sequence
-            of them cycled over patients (a mix of views, as real sets hold).
+            of them spread evenly over each class's patients (a mix of views, as real sets hold).
         difficulty: 0 (large, bright tumours) to 3 (small, subtle ones).
         duplicates: Fraction (0 to 1) of slices saved again as near-copies under a new patient
             id, as scraped public sets hold them.
