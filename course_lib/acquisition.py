@@ -374,7 +374,8 @@ def random_site(
     base = SiteProfile() if around is None else around
     drawn = SiteProfile(
         scale=rng.uniform(0.75, 1.2),
-        offset=rng.uniform(-0.03, 0.06),
+        # a negative offset is a display window that sets the noise floor to black
+        offset=rng.uniform(-0.1, 0.06),
         gamma=float(np.exp(rng.normal(0.0, 0.3))),
         noise=rng.uniform(0.005, 0.06),
         bias=rng.uniform(0.0, 0.45),

@@ -98,7 +98,7 @@ def sample_anatomy(rng: np.random.Generator) -> dict:
         # cortical folding: plane waves of about a gyrus' wavelength, in random directions
         "fold_k": _unit_vectors(rng, 8) * rng.uniform(26.0, 34.0, size=(8, 1)),
         "fold_phase": rng.uniform(0.0, 2 * math.pi, size=8),
-        "sulcal_depth": rng.uniform(0.05, 0.09),
+        "sulcal_depth": rng.uniform(0.1, 0.16),
         "gm_thick": rng.uniform(0.035, 0.05),
         "csf_thick": rng.uniform(0.012, 0.03),
         "bone_thick": rng.uniform(0.03, 0.05),
@@ -513,19 +513,28 @@ def _deep_structures(anat, grid, zs, midline, vent_y, w, tumor):
     a = anat["vent_angle"]
     ca, sa = math.cos(a), math.sin(a)
     gap = 0.006
+    # Seen from above the ventricles are a butterfly: the frontal horns flare either side of the
+    # septum, the bodies run back side by side and part, and the atria lie furthest out.
+    spread = 0.12 * anat["vent_size"]
     for side in (-1, 1):
         squeeze = tumor.get("ventricle_squeeze", 1.0) if side == tumor.get("side") else 1.0
         cx = midline + side * (gap + 0.075 * ca)
         cy = vent_y + 0.075 * sa * 0.6
-        box, x, y, z = grid.crop(zs, (cx, cy + 0.03, vz), (0.13, 0.12, 0.47))
-        size = anat["vent_size"] * np.sqrt(np.clip(1 - ((z - vz) / 0.45) ** 2, 0, 1))
+        box, x, y, z = grid.crop(
+            zs, (cx + side * spread / 2, cy + 0.03, vz), (0.13 + spread / 2, 0.12, 0.47)
+        )
+        along = np.clip((z - vz) / 0.45, -1.0, 1.0)  # -1 the frontal horn, 1 the atrium
+        size = anat["vent_size"] * np.sqrt(1 - along**2)
         length, breadth = 0.12 * size * squeeze + 1e-3, 0.05 * size * squeeze + 1e-3
-        dx, dy = x - cx, y - cy
+        cxz = cx + side * spread * ((along + 0.4) / 1.4) ** 2
+        dx, dy = x - cxz, y - cy
         u = side * ca * dx + sa * dy
         v = -side * sa * dx + ca * dy
         inside = (np.sqrt((u / length) ** 2 + (v / breadth) ** 2) - 1) * breadth
         medial = _ramp(gap - side * (x - midline), w)
-        caudate = _ellipse(x, y, cx + side * 0.06, cy + 0.07, 0.045, 0.055)
+        # the caudate nucleus: a head beside the frontal horn, thinning along the body
+        taper = 1 - 0.55 * (along + 1) / 2
+        caudate = _ellipse(x, y, cxz + side * 0.06, cy + 0.07, 0.045 * taper, 0.055 * taper)
         add("gm", _ramp(caudate, w) * (size > 0.3), box)
         add("csf", _ramp(inside, w) * medial, box)
         px, py = midline + side * 0.42 * anat["ax"], anat["cy"] + 0.08

@@ -24,7 +24,7 @@ from course_lib.config import CLASS_NAMES, Profile, get_profile
 
 #: Bump whenever a change makes the generator draw different images for the same spec: datasets
 #: written to disk are named after it, so an old set is never mistaken for a new one.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 
 @dataclass(frozen=True)
