@@ -1,7 +1,8 @@
 """Procedural head anatomy and tumours for the synthetic MRI engine (:mod:`course_lib.synthetic`).
 
 A patient's head is an implicit 3D object: :func:`sample_anatomy` draws its shape (skull, cortex
-with gyral folds, ventricles, midline, sella), :func:`sample_tumor` places a class's tumour in it,
+with gyral folds, ventricles, midline, sella; below them the face and neck with the jaw, the
+airway, the sinuses and the cervical spine), :func:`sample_tumor` places a class's tumour in it,
 and :func:`head_layers` evaluates the tissue maps only at the slices that are asked for, on a
 :class:`PixelGrid`. Coordinates are in head units (about -1 to 1), slices are coronal (``z`` runs
 front to back). :func:`course_lib.synthetic.render_contrast` turns the layers into an image.
@@ -344,22 +345,37 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     d_dome = (np.sqrt((r / r_dome) ** 2 + (z / zh) ** 2) - 1) * r_dome
     chin = np.clip((y - 0.85) / 0.3, 0.0, 1.0)
     front = np.clip((-z - 0.45) / 0.35, 0.0, 1.0)
-    neck = np.clip((y - 0.5) / 0.35, 0.0, 1.0) * (1 - front)
-    face_x = axh * (1.0 - 0.3 * front) * (1.0 - 0.3 * neck)
-    d_lower = np.maximum(
-        np.maximum(np.abs(x) - face_x, -(zh - 0.04) + 0.65 * chin - z),  # cheeks; face, throat
-        np.maximum(z - 0.62, cy + 0.1 - y),  # the back of the neck; the top of the face
-    )
-    d_head = np.broadcast_to(np.minimum(d_dome, d_lower), full)
+    neck = np.clip((y - 0.5) / 0.35, 0.0, 1.0)
+    back = np.clip((z - 0.1) / 0.4, 0.0, 1.0)  # the neck below the occiput is narrower
+    face_x = (axh * (1.0 - 0.3 * front) * (1.0 - 0.25 * back)) * (1.0 - 0.3 * neck * (1 - front))
+    # the face and neck: a rounded box across (x, z) (a superellipse of power 4), from the
+    # face (or the throat, below the chin) in front to the back of the neck; the face starts
+    # high, the neck low. In place, for speed: this runs on every pixel of every slice.
+    face_z = -(zh - 0.04) + 0.65 * chin
+    mid_z, half_z = (face_z + 0.62) / 2, (0.62 - face_z) / 2
+    d_lower = x / face_x
+    d_lower *= d_lower
+    d_lower *= d_lower
+    across = (z - mid_z) / half_z
+    across *= across
+    across *= across
+    d_lower += across
+    np.sqrt(d_lower, out=d_lower)
+    np.sqrt(d_lower, out=d_lower)
+    d_lower -= 1
+    d_lower *= np.minimum(face_x, half_z)
+    d_lower = np.maximum(d_lower, cy + 0.1 + 0.35 * np.clip((z + 0.2) / 0.6, 0.0, 1.0) - y)
+    # a smooth union, so the forehead runs into the face without a step
+    blend = np.clip(1 - np.abs(d_dome - d_lower) / 0.2, 0.0, None)
+    d_head = np.broadcast_to(np.minimum(d_dome, d_lower) - 0.05 * blend * blend, full)
     head = _ramp(d_head, w)
     lower = np.clip((y - (cy + 0.25)) / 0.15, 0.0, 1.0) * (d_lower < 0.02)
     layers = [
         ("fat", head),
         ("muscle", _ramp(d_head + 0.035, w) * (1 - lower)),
-        ("muscle", lower * np.clip(0.9 - 0.25 * skull_base, 0, 1) * head),
-        ("air", lower * np.clip(-2.6 - skull_base * 1.2, 0, 0.8) * head),
     ]
     layers = [(t, np.broadcast_to(a, full)) for t, a in layers]
+    layers += _face_and_neck(anat, grid, zs, d_head, lower * head, skull_base, w)
     # Skull with its marrow, then the CSF around the brain.
     layers.append(("bone", _ramp(d_brain - (csf_t + bone_t), w)))
     marrow = np.abs(d_brain - (csf_t + 0.5 * bone_t)) - 0.22 * bone_t
@@ -417,6 +433,86 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     # skull stripper scored against this mask must keep the whole tumour.
     brain_mask = (intracranial > 0.5) | (tumor_mask > 0)
     return layers, brain_mask, tumor_mask, texture
+
+
+def _face_and_neck(anat, grid, zs, d_head, lower, texture, w):
+    """Below the skull: muscle under a rim of fat, the jaw, the airway and sinuses, the spine.
+
+    ``d_head`` is the ``(S, H, W)`` signed distance to the skin, ``lower`` (0 to 1) the part of
+    the head below the skull base, ``texture`` an ``(H, W)`` smooth random map (about unit std)
+    that lays planes of fat between the muscles. Each part is computed inside its own box, and
+    only where the slices reach it.
+    """
+    if not lower.any():  # an axial slice above the skull base
+        return []
+    midline, cy = anat["midline"], anat["cy"]
+    floor = cy + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085  # the sella's
+    n = len(zs)
+    layers = []
+
+    def part(center_yz, half):
+        """``(box, x - midline, y, z, lower, d_head)`` in a box, or None off the slices."""
+        center = (midline, *center_yz)
+        normal = grid.axes[2]
+        if np.all(np.abs(np.asarray(zs) - center[normal]) > half[normal]):
+            return None
+        box, x, y, z = grid.crop(zs, center, half)
+        box3 = (slice(None), *box)
+        return box, x - midline, y, z, lower[box3], d_head[box3]
+
+    def add(tissue, alpha, box):
+        layers.append((tissue, _stack(alpha, n), box))
+
+    # muscle under a rim of fat, with planes of fat between the muscles
+    box, _, _, _, low, dist = part(((cy + 2.2) / 2, 0.0), (2.0, (2.0 - cy) / 2, 2.0))
+    add("muscle", low * _ramp(dist + 0.035, w) * np.clip(1 - 0.1 * texture[box], 0, 1), box)
+    add("fat", low * np.clip(1 - np.abs(texture[box]) / 0.12, 0.0, 0.8), box)
+    # the mandible: a bony shell inside the lower face, from the ramus to the chin
+    got = part(((floor + 1.2) / 2, -0.45), (1.0, (1.0 - floor) / 2, 0.55))
+    if got:
+        box, mx, y, z, low, dist = got
+        jaw = np.clip((y - floor - 0.2) / 0.06, 0, 1) * np.clip((0.98 - y) / 0.05, 0, 1)
+        jaw = low * jaw * _ramp(z - 0.05, w)
+        shell = np.abs(dist + 0.075)
+        add("bone", jaw * _ramp(shell - 0.02, w), box)
+        add("fat", jaw * _ramp(shell - 0.008, w), box)
+    # the nasal cavity either side of the septum, striped by the turbinates
+    got = part((floor + 0.12, -0.7), (0.11, 0.15, 0.33))
+    if got:
+        box, mx, y, z, low, _ = got
+        nasal = np.where(np.abs(mx) > 0.012, np.abs(mx) - 0.09, 0.5)
+        band = _ramp(np.abs(y - floor - 0.12) - 0.13, w) * _ramp(z + 0.38, w)
+        band = band * np.clip(0.4 + 1.2 * np.cos((y - floor) * np.float32(70.0)), 0, 1)
+        add("air", low * band * _ramp(nasal, w), box)
+    # the maxillary sinuses, air in a thin bony wall
+    got = part((floor + 0.17, -0.5), (0.33, 0.13, 0.17))
+    if got:
+        box, mx, y, z, low, _ = got
+        sinus = np.sqrt(
+            ((np.abs(mx) - 0.2) / 0.1) ** 2
+            + ((y - floor - 0.17) / 0.1) ** 2
+            + ((z + 0.5) / 0.14) ** 2
+        )
+        add("bone", low * _ramp((sinus - 1.15) * 0.1, w), box)
+        add("air", low * _ramp((sinus - 1) * 0.1, w), box)
+    # the airway from the nasopharynx down, in front of the cervical spine, whose bodies and
+    # discs lie in front of the cord (which bends back as it descends, _hindbrain) and its canal
+    got = part(((floor + 2.1) / 2, 0.2), (0.2, (1.9 - floor) / 2, 0.4))
+    if got:
+        box, mx, y, z, low, _ = got
+        below = low * np.clip((y - floor - 0.12) / 0.06, 0.0, 1.0)  # below the clivus
+        cord_z = 0.2 + 0.08 * (y - (cy + 0.12))
+        body_z = cord_z - 0.19
+        add("air", below * _ramp(_ellipse(mx, z, 0.0, body_z - 0.15, 0.045, 0.05), w), box)
+        spine = below * np.clip((y - floor - 0.2) / 0.05, 0.0, 1.0)
+        vertebra = _ellipse(mx, z, 0.0, body_z, 0.085, 0.075)
+        canal = np.sqrt(mx * mx + ((z - cord_z) * 1.1) ** 2) - 0.125
+        disc = np.cos((y - floor) * np.float32(2 * math.pi / 0.14)) > 0.75
+        add("bone", spine * _ramp(np.abs(canal - 0.02) - 0.02, w), box)
+        add("bone", spine * _ramp(vertebra, w), box)
+        add("fat", spine * 0.6 * _ramp(vertebra + 0.014, w), box)
+        add("csf", spine * disc * 0.7 * _ramp(vertebra + 0.006, w), box)
+    return layers
 
 
 @functools.lru_cache(maxsize=16)

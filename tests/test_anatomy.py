@@ -52,3 +52,38 @@ def test_lateral_ventricles_part_towards_the_back_seen_from_above(seed):
 
     front, back = rows[: len(rows) // 4], rows[-len(rows) // 4 :]  # rows run front to back
     assert np.mean([gap(r) for r in back]) > np.mean([gap(r) for r in front]) + 4
+
+
+def _tissue_map(layers, tissue):
+    """Where ``tissue`` is on top after painting: 1 there, 0 elsewhere (partial at edges)."""
+    from course_lib.acquisition import render_contrast
+    from course_lib.mr_signal import TISSUES
+
+    values = dict.fromkeys(TISSUES, 0.0) | {tissue: 1.0}
+    return render_contrast(layers, "T1", values=values)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_neck_holds_an_airway_in_front_of_the_spine(seed):
+    """An axial cut through the neck: along the midline, the jaw, the airway, the spine."""
+    anat = anatomy.sample_anatomy(np.random.default_rng(seed))
+    grid = anatomy.PixelGrid(160, 160, (0.0, 0.0, 0.0, 0.7), "axial")
+    layers, *_ = anatomy.head_layers(anat, np.array([0.9]), grid)
+    column = 80 + round(anat["midline"] * 0.7 * 80)  # rows run front to back
+    air = np.flatnonzero(_tissue_map(layers, "air")[0, :, column] > 0.5)
+    bone = np.flatnonzero(_tissue_map(layers, "bone")[0, :, column] > 0.5)
+    cord = np.flatnonzero(_tissue_map(layers, "wm")[0, :, column] > 0.5)
+    assert len(air) >= 3 and len(bone) >= 3 and len(cord) >= 3
+    jaw, spine = bone[bone < air.min()], bone[bone > air.max()]
+    assert len(jaw) >= 1  # the mandible in front of the airway
+    assert len(spine) >= 3 and spine.min() < cord.mean() < spine.max()  # the canal's ring behind
+
+
+def test_no_face_or_neck_above_the_skull_base():
+    """Axial slices through the brain skip the face and neck (and their cost) entirely."""
+    anat = anatomy.sample_anatomy(np.random.default_rng(0))
+    grid = anatomy.PixelGrid(64, 64, anat["pose"], "axial")
+    layers, *_ = anatomy.head_layers(anat, np.array([anat["cy"] - 0.3]), grid)
+    assert _tissue_map(layers, "air").max() == 0
+    layers, *_ = anatomy.head_layers(anat, np.array([0.9]), grid)
+    assert _tissue_map(layers, "air").max() > 0.5
