@@ -435,6 +435,16 @@ def head_layers(anat: dict, zs: np.ndarray, grid: PixelGrid, tumor: dict | None 
     return layers, brain_mask, tumor_mask, texture
 
 
+def _sella_floor(anat: dict) -> float:
+    """Row of the sella's floor: below the brain's notch, its CSF and the diaphragm."""
+    return anat["cy"] + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085
+
+
+def _cord_depth(anat: dict, y):
+    """Front-to-back position of the brainstem's and cord's axis, bending back as it descends."""
+    return 0.2 + 0.08 * (y - (anat["cy"] + 0.12))
+
+
 def _face_and_neck(anat, grid, zs, d_head, lower, texture, w):
     """Below the skull: muscle under a rim of fat, the jaw, the airway and sinuses, the spine.
 
@@ -446,7 +456,7 @@ def _face_and_neck(anat, grid, zs, d_head, lower, texture, w):
     if not lower.any():  # an axial slice above the skull base
         return []
     midline, cy = anat["midline"], anat["cy"]
-    floor = cy + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085  # the sella's
+    floor = _sella_floor(anat)
     n = len(zs)
     layers = []
 
@@ -501,7 +511,7 @@ def _face_and_neck(anat, grid, zs, d_head, lower, texture, w):
     if got:
         box, mx, y, z, low, _ = got
         below = low * np.clip((y - floor - 0.12) / 0.06, 0.0, 1.0)  # below the clivus
-        cord_z = 0.2 + 0.08 * (y - (cy + 0.12))
+        cord_z = _cord_depth(anat, y)
         body_z = cord_z - 0.19
         add("air", below * _ramp(_ellipse(mx, z, 0.0, body_z - 0.15, 0.045, 0.05), w), box)
         spine = below * np.clip((y - floor - 0.2) / 0.05, 0.0, 1.0)
@@ -535,7 +545,7 @@ def _stack(alpha, n):
 
 def _sella(anat, grid, zs, *, midline, w):
     """Bone, sphenoid sinus, cistern (below the brain) and gland, sinuses, carotids (above)."""
-    floor = anat["cy"] + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085
+    floor = _sella_floor(anat)
     box, x, y, z = grid.crop(zs, (midline, floor + 0.02, 0.0), (0.21, 0.22, 0.2))
     zf = np.sqrt(np.clip(1 - (z / 0.18) ** 2, 0.0, 1.0))
     gw, gh = anat["gland_w"], anat["gland_h"]
@@ -587,7 +597,7 @@ def _hindbrain(anat, grid, zs, midline, intracranial, w):
     box, x, y, z = grid.crop(
         zs, (midline, (top + bottom) / 2, 0.25), (0.16, (bottom - top) / 2 + 0.02, 0.2)
     )
-    axis_z = 0.2 + 0.08 * (y - top)
+    axis_z = _cord_depth(anat, y)
     pons = 0.05 * np.exp(-(((y - (cy + 0.32)) / 0.1) ** 2))
     dist = np.sqrt((x - midline) ** 2 + ((z - axis_z + pons) * 1.1) ** 2)
     radius = 0.1 + pons
@@ -713,7 +723,7 @@ def sample_tumor(
             "enhancement": subtle,
             "ventricle_squeeze": 1.0,
         }
-    floor = anat["cy"] + anat["ay"] * (1 - anat["notch"]) + anat["csf_thick"] + 0.085
+    floor = _sella_floor(anat)
     half_w = rng.uniform(0.1, 0.16) * size
     half_h = rng.uniform(0.1, 0.19) * size
     return {
