@@ -21,6 +21,7 @@ plane        fixes                      image shown (rows x columns)
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 from collections.abc import Mapping, Sequence
@@ -195,12 +196,54 @@ def _show(picture: widgets.Image, png: bytes) -> None:
         picture.layout.width, picture.layout.height = f"{width}px", f"{height}px"
 
 
-def _viewer(controls: Sequence[widgets.Widget], picture: widgets.Image) -> widgets.VBox:
+class Viewer(widgets.VBox):
+    """A ``VBox`` of controls above a picture that also shows as a still image without a kernel.
+
+    A live notebook (JupyterLab, Jupyter, Colab) draws the widget and ignores the rest. A static
+    page (GitHub, nbviewer, an HTML export) cannot run a widget: there a plain ``VBox`` shows
+    only the text ``VBox(...)``. This one adds to the display bundle an ``image/png`` of what
+    the picture shows when the cell runs (the viewer's first state) and a ``text/plain`` that
+    says so; a static page shows the PNG.
+
+    Args:
+        controls: The widgets of the control row, in order.
+        picture: The ``ipywidgets.Image`` (format ``"png"``) the viewer draws into.
+        name: What the viewer is, for the ``text/plain`` line (e.g. ``"volume viewer"``).
+    """
+
+    def __init__(self, controls: Sequence[widgets.Widget], picture: widgets.Image, name: str):
+        row = widgets.HBox(
+            list(controls), layout=widgets.Layout(flex_flow="row nowrap", align_items="center")
+        )
+        super().__init__([row, picture], layout=widgets.Layout(align_items="flex-start"))
+        self.picture = picture
+        self.name = name
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget view plus ``image/png`` (base64) and ``text/plain`` of the current picture.
+
+        Returns:
+            ``(data, metadata)``: ``data`` holds ``application/vnd.jupyter.widget-view+json``
+            (from ``ipywidgets``), ``image/png`` and ``text/plain``; ``metadata["image/png"]``
+            the PNG's ``width`` and ``height`` in pixels.
+        """
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        png = bytes(self.picture.value)
+        metadata = {}
+        data["text/plain"] = (
+            f"An interactive {self.name}; without a live notebook, a still image of its first "
+            "state."
+        )
+        if png.startswith(b"\x89PNG"):
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+            width, height = _png_size(png)
+            metadata["image/png"] = {"width": width, "height": height}
+        return data, metadata
+
+
+def _viewer(controls: Sequence[widgets.Widget], picture: widgets.Image, name: str) -> Viewer:
     """The controls in one row (never wrapped) above the picture, both left-aligned."""
-    row = widgets.HBox(
-        list(controls), layout=widgets.Layout(flex_flow="row nowrap", align_items="center")
-    )
-    return widgets.VBox([row, picture], layout=widgets.Layout(align_items="flex-start"))
+    return Viewer(controls, picture, name)
 
 
 def _check_figure_size(size, dpi) -> None:
@@ -234,8 +277,9 @@ def volume_viewer(
             scaled).
 
     Returns:
-        An ``ipywidgets.VBox``: one row of controls (``Dropdown``, ``ToggleButtons``,
-        ``IntSlider``) above an ``Image``. Display it as the last line of a cell.
+        A :class:`Viewer` (an ``ipywidgets.VBox``): one row of controls (``Dropdown``,
+        ``ToggleButtons``, ``IntSlider``) above an ``Image``. Display it as the last line of a
+        cell; a static page shows a still image of its first state.
 
     Raises:
         ValueError: If there is no volume, the volumes differ in shape or are not 3D, ``mask``
@@ -324,7 +368,7 @@ def volume_viewer(
     contrast.observe(redraw, names="value")
     position.observe(redraw, names="value")
     redraw()
-    return _viewer([contrast, planes, position], image)
+    return _viewer([contrast, planes, position], image, "volume viewer")
 
 
 # ----------------------------------------------------------------------------- lesson 02 and 03
@@ -435,8 +479,9 @@ def skull_strip_explorer(image, truth=None, *, size: float = 3.5, dpi: int = 100
             defaults).
 
     Returns:
-        An ``ipywidgets.VBox``: one row of two sliders (``erosion``, ``smoothing``) above an
-        ``Image`` drawn by :func:`render_skull_strip`. Display it as the last line of a cell.
+        A :class:`Viewer` (an ``ipywidgets.VBox``): one row of two sliders (``erosion``,
+        ``smoothing``) above an ``Image`` drawn by :func:`render_skull_strip`. Display it as the
+        last line of a cell; a static page shows a still image of its first state.
 
     Raises:
         ValueError: If ``image``/``truth`` are invalid (see :func:`render_skull_strip`) or
@@ -472,7 +517,7 @@ def skull_strip_explorer(image, truth=None, *, size: float = 3.5, dpi: int = 100
     erosion.observe(redraw, names="value")
     smoothing.observe(redraw, names="value")
     redraw()
-    return _viewer([erosion, smoothing], picture)
+    return _viewer([erosion, smoothing], picture, "skull-strip explorer")
 
 
 def augmented_versions(
@@ -550,8 +595,9 @@ def augmentation_explorer(image, *, n: int = 7, size: float = 2.2, dpi: int = 10
             defaults).
 
     Returns:
-        An ``ipywidgets.VBox``: one row with a ``Dropdown`` (strength) and an ``IntSlider``
-        (seed) above an ``Image`` drawn by :func:`render_augmentations`.
+        A :class:`Viewer` (an ``ipywidgets.VBox``): one row with a ``Dropdown`` (strength) and
+        an ``IntSlider`` (seed) above an ``Image`` drawn by :func:`render_augmentations`; a
+        static page shows a still image of its first state.
 
     Raises:
         ValueError: If ``image`` or ``n`` is invalid or ``size``/``dpi`` out of range.
@@ -582,4 +628,4 @@ def augmentation_explorer(image, *, n: int = 7, size: float = 2.2, dpi: int = 10
     strength.observe(redraw, names="value")
     seed.observe(redraw, names="value")
     redraw()
-    return _viewer([strength, seed], picture)
+    return _viewer([strength, seed], picture, "augmentation explorer")
