@@ -15,6 +15,8 @@ import os
 import pickle
 import random
 import re
+import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +30,7 @@ from pytorch_lightning.callbacks import (
     EarlyStopping,
     LearningRateMonitor,
     ModelCheckpoint,
+    ProgressBar,
 )
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
@@ -40,6 +43,93 @@ LAST = ModelCheckpoint.CHECKPOINT_NAME_LAST
 
 #: The :func:`~course_lib.config.epoch_seed` stream of :class:`EpochSeed`.
 EPOCH_SEED_STREAM = 1
+
+#: What :func:`make_trainer` can show while it trains (its ``progress`` argument).
+PROGRESS = ("lines", "bar", "none")
+
+#: Lightning's loggers: at INFO they print a banner per Trainer (devices, a litlogger tip, the
+#: ``limit_*_batches`` notices, the model summary, checkpoint restores).
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric")
+
+#: Warnings that say nothing a student can act on: (message regex, category).
+KNOWN_WARNINGS = (
+    # Lightning 2.6's pytree helper on torch 2.14 (not our code; also filtered in pytest)
+    (r"`isinstance\(treespec, LeafSpec\)`", FutureWarning),
+    # the course keeps two ModelCheckpoints on purpose (best and last); "best" is the first
+    (
+        r"`\.test\(ckpt_path=\"best\"\)` is called with Trainer configured with multiple",
+        UserWarning,
+    ),
+    # a few dozen cached slices load fastest in the main process
+    (r"The '\w+' does not have many workers", UserWarning),
+    # a frozen backbone keeps its batch norms in eval mode on purpose
+    (r"Found \d+ module\(s\) in eval mode", UserWarning),
+)
+
+
+def hide_lightning_noise() -> None:
+    """Hide Lightning's per-run banner and the warnings in :data:`KNOWN_WARNINGS`, from now on.
+
+    Sets the :data:`LIGHTNING_LOGGERS` to ``WARNING`` (real warnings and errors still show) and
+    adds ``ignore`` filters for the known warnings. :func:`make_trainer` calls it unless
+    ``quiet=False``; undo it with ``logging.getLogger("pytorch_lightning").setLevel("INFO")``.
+    """
+    for name in LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message, category in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
+class EpochLines(ProgressBar):
+    """A progress bar that prints one plain line per epoch (and one when a run is tested).
+
+    ``epoch 3/8  train/loss 0.912  val/loss 0.877  val/balanced_accuracy 0.551  (12 s)``
+
+    Plain text shows the same in a terminal, a notebook, a saved notebook and CI logs, where
+    Lightning's default bar leaves a dozen widget bars per run. Lines go to ``sys.stdout``.
+
+    Args:
+        keys: The logged metrics to show, in this order, when they exist.
+    """
+
+    def __init__(self, keys: Sequence[str] = ("train/loss", "val/loss", "val/balanced_accuracy")):
+        super().__init__()
+        self.keys = tuple(keys)
+        self._enabled = True
+        self._start = 0.0
+
+    def disable(self) -> None:
+        """Stop printing (Lightning calls it, e.g. during the learning-rate finder)."""
+        self._enabled = False
+
+    def enable(self) -> None:
+        """Print again."""
+        self._enabled = True
+
+    def _values(self, trainer: pl.Trainer) -> str:
+        metrics = trainer.callback_metrics
+        shown = [f"{key} {float(metrics[key]):.3f}" for key in self.keys if key in metrics]
+        return "  ".join(shown)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
+        """Start the clock."""
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module) -> None:
+        """Print the epoch's line (its validation has run by now)."""
+        if not self._enabled or trainer.sanity_checking:
+            return
+        seconds = time.perf_counter() - self._start
+        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
+        width = len(str(total))
+        line = f"epoch {trainer.current_epoch + 1:>{width}}/{total}  {self._values(trainer)}"
+        print(f"{line}  ({seconds:.0f} s)", file=sys.stdout, flush=True)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module) -> None:
+        """Say that the test ran, on how many batches."""
+        if self._enabled:
+            batches = sum(int(n) for n in trainer.num_test_batches)
+            print(f"tested on {batches} batches", file=sys.stdout, flush=True)
 
 
 class EpochSeed(Callback):
@@ -95,8 +185,7 @@ def default_callbacks(
     - :class:`EpochSeed` (unless ``seed`` is ``None``), so that a resumed run trains as the
       uninterrupted one.
 
-    The progress bar is Lightning's default ``TQDMProgressBar`` (``enable_progress_bar=False``
-    turns it off).
+    The progress display is :func:`make_trainer`'s (its ``progress`` argument).
 
     Args:
         dirpath: Folder for the checkpoints; a fixed folder is what lets a new Trainer resume
@@ -161,6 +250,8 @@ def make_trainer(
     callbacks: Sequence[Callback] = (),
     logger: bool | Logger | Sequence[Logger] = True,
     seed: int | None = 42,
+    progress: str = "lines",
+    quiet: bool = True,
     **overrides,
 ) -> pl.Trainer:
     """Build a ``pl.Trainer`` that follows a profile, with the course's callbacks and loggers.
@@ -184,6 +275,9 @@ def make_trainer(
         logger: ``True`` for :func:`default_loggers`, ``False`` for none, or your logger(s).
         seed: Seed for Python, NumPy, torch and DataLoader workers, and of the
             :class:`EpochSeed` callback (``None``: do not seed).
+        progress: ``"lines"`` for one printed line per epoch (:class:`EpochLines`), ``"bar"``
+            for Lightning's own bar, ``"none"`` for nothing (as ``enable_progress_bar=False``).
+        quiet: Hide Lightning's banner and known warnings (:func:`hide_lightning_noise`).
         **overrides: Any other ``pl.Trainer`` argument; wins over the profile
             (e.g. ``max_epochs=3``, ``fast_dev_run=True``, ``deterministic=True``).
 
@@ -191,9 +285,15 @@ def make_trainer(
         The trainer.
 
     Raises:
-        ValueError: If ``profile`` names no profile, or ``mode``/``patience`` are invalid.
+        ValueError: If ``profile`` names no profile, or ``mode``/``patience``/``progress`` are
+            invalid.
         TypeError: If ``profile`` is neither a Profile, a name nor ``None``.
     """
+    check_choice("progress", progress, PROGRESS)
+    if overrides.get("enable_progress_bar") is False:
+        progress = "none"
+    if quiet:
+        hide_lightning_noise()
     if profile is None or isinstance(profile, str):
         profile = get_profile(profile)
     elif not isinstance(profile, Profile):
@@ -215,8 +315,10 @@ def make_trainer(
                 logger=bool(logger),
                 seed=seed,
             ),
+            *([EpochLines()] if progress == "lines" else []),
             *callbacks,
         ],
+        "enable_progress_bar": progress != "none",
         # smoke runs have a handful of batches; log each so curves have points
         "log_every_n_steps": 1 if profile.name == "smoke" else 10,
     }
@@ -385,18 +487,14 @@ def quiet_lightning():
 
     A context manager; the log levels and warning filters come back when it exits.
     """
-    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning.pytorch")]
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
-            # Lightning 2.6's pytree helper on torch 2.14 (not our code; also filtered in pytest)
-            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
-            # a few dozen cached slices load fastest in the main process
-            warnings.filterwarnings("ignore", message=r"The '\w+' does not have many workers")
-            # a frozen backbone keeps its batch norms in eval mode on purpose
-            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+            for message, category in KNOWN_WARNINGS:
+                warnings.filterwarnings("ignore", message=message, category=category)
             yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):

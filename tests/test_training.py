@@ -23,6 +23,7 @@ from course_lib.models import TumorClassifier
 from course_lib.synthetic_spec import SyntheticSpec
 from course_lib.training import (
     CheckpointError,
+    EpochLines,
     EpochSeed,
     check_checkpoint_classes,
     default_callbacks,
@@ -94,12 +95,39 @@ def test_make_trainer_seeds(tmp_path):
         ({"profile": 3}, TypeError, "profile must be"),
         ({"mode": "best"}, ValueError, "mode"),
         ({"patience": 0}, ValueError, "patience"),
+        ({"progress": "widgets"}, ValueError, "progress"),
     ],
 )
 def test_make_trainer_rejects_bad_arguments(tmp_path, kwargs, error, match):
     kwargs = {"profile": "smoke", **kwargs}
     with pytest.raises(error, match=match):
         make_trainer(root_dir=tmp_path, **kwargs)
+
+
+def test_progress_lines_print_one_line_per_epoch_and_nothing_from_lightning(tmp_path, capsys):
+    import logging
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.INFO)
+    trainer = make_trainer("smoke", root_dir=tmp_path, max_epochs=2, enable_model_summary=False)
+    assert isinstance(trainer.progress_bar_callback, EpochLines)
+    trainer.fit(_small_model(), _loader(), _loader(seed=1))
+    trainer.test(ckpt_path="best", dataloaders=_loader(seed=2), verbose=False)
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert [line.split("  ")[0] for line in lines[:2]] == ["epoch 1/2", "epoch 2/2"]
+    assert "val/balanced_accuracy" in lines[1]
+    assert lines[2] == "tested on 2 batches"
+    assert logging.getLogger("pytorch_lightning").level == logging.WARNING
+    assert "GPU available" not in err and "litlogger" not in err
+
+
+@pytest.mark.parametrize("progress", ["bar", "none"])
+def test_progress_bar_or_none(tmp_path, progress):
+    trainer = make_trainer("smoke", root_dir=tmp_path, logger=False, progress=progress)
+    assert not any(isinstance(c, EpochLines) for c in trainer.callbacks)
+    assert (trainer.progress_bar_callback is None) == (progress == "none")
+    trainer = make_trainer("smoke", root_dir=tmp_path, logger=False, enable_progress_bar=False)
+    assert trainer.progress_bar_callback is None
 
 
 def test_default_callbacks_without_logger():
