@@ -83,7 +83,7 @@ def hide_lightning_noise() -> None:
 class EpochLines(ProgressBar):
     """A progress bar that prints one plain line per epoch (and one when a run is tested).
 
-    ``epoch 3/8  train/loss 0.912  val/loss 0.877  val/balanced_accuracy 0.551  (12 s)``
+    ``epoch 3  train/loss 0.912  val/loss 0.877  val/balanced_accuracy 0.551  (12 s)``
 
     Plain text shows the same in a terminal, a notebook, a saved notebook and CI logs, where
     Lightning's default bar leaves a dozen widget bars per run. Lines go to ``sys.stdout``.
@@ -112,17 +112,25 @@ class EpochLines(ProgressBar):
         return "  ".join(shown)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
-        """Start the clock."""
+        """Start the clock and say how many epochs are planned."""
         self._start = time.perf_counter()
+        total = trainer.max_epochs
+        if self._enabled and total is not None and total > 0:
+            first = trainer.current_epoch
+            print(
+                f"training epochs {first} to {total - 1} (numbered from 0, as in the logs and"
+                " the checkpoints' names)",
+                file=sys.stdout,
+                flush=True,
+            )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module) -> None:
         """Print the epoch's line (its validation has run by now)."""
         if not self._enabled or trainer.sanity_checking:
             return
         seconds = time.perf_counter() - self._start
-        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
-        width = len(str(total))
-        line = f"epoch {trainer.current_epoch + 1:>{width}}/{total}  {self._values(trainer)}"
+        width = len(str(max(trainer.max_epochs or 0, 1) - 1))
+        line = f"epoch {trainer.current_epoch:>{width}}  {self._values(trainer)}"
         print(f"{line}  ({seconds:.0f} s)", file=sys.stdout, flush=True)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module) -> None:

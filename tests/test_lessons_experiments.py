@@ -92,7 +92,7 @@ def test_subset_loader_batches_the_chosen_patients(tiny_data, augment):
     assert has_noise == augment
 
 
-def test_run_experiment_trains_tests_and_reads_curves(tiny_data, tmp_path):
+def test_run_experiment_trains_tests_and_reads_curves(tiny_data, tmp_path, capsys):
     model = models.TumorClassifier(backbone="simple_cnn")
     start = time.perf_counter()
     run = run_experiment(
@@ -109,6 +109,16 @@ def test_run_experiment_trains_tests_and_reads_curves(tiny_data, tmp_path):
     assert run.test["test/accuracy"] == pytest.approx(float((pred == y).float().mean()))
     assert run.seconds < elapsed  # training only, not the test and the setup around it
     assert (tmp_path / "tiny_run" / "logs").is_dir()
+    assert run.best_epoch == 0  # one epoch: its checkpoint is the one kept
+    kept = run.metrics.loc[0, "val/balanced_accuracy"]
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"tiny run: 1 epochs in {run.seconds:.0f} s, kept epoch 0 ")
+    assert f"(val balanced accuracy {kept:.3f})" in line
+    assert line.endswith(f"test {run.test['test/balanced_accuracy']:.3f}")
+    run_experiment(
+        model, tiny_data, name="quiet", root_dir=tmp_path, profile=TINY, verbose=False, **TRAINER
+    )
+    assert capsys.readouterr().out == ""
     with pytest.raises(ValueError, match="name must be a non-empty string"):
         run_experiment(model, tiny_data, name=" ", root_dir=tmp_path, profile=TINY)
 

@@ -114,9 +114,10 @@ def test_progress_lines_print_one_line_per_epoch_and_nothing_from_lightning(tmp_
     trainer.test(ckpt_path="best", dataloaders=_loader(seed=2), verbose=False)
     out, err = capsys.readouterr()
     lines = out.splitlines()
-    assert [line.split("  ")[0] for line in lines[:2]] == ["epoch 1/2", "epoch 2/2"]
-    assert "val/balanced_accuracy" in lines[1]
-    assert lines[2] == "tested on 2 batches"
+    assert lines[0].startswith("training epochs 0 to 1 ")
+    assert [line.split("  ")[0] for line in lines[1:3]] == ["epoch 0", "epoch 1"]
+    assert "val/balanced_accuracy" in lines[2]
+    assert lines[3] == "tested on 2 batches"
     assert logging.getLogger("pytorch_lightning").level == logging.WARNING
     assert "GPU available" not in err and "litlogger" not in err
 

@@ -130,6 +130,8 @@ class RunResult:
         metrics: One row per epoch (``course_lib.training.read_metrics``).
         test: Test metrics of the best checkpoint, ``{"test/accuracy": ..., ...}``.
         seconds: Wall time of training.
+        best_epoch: The epoch whose checkpoint was kept (numbered from 0, as in ``metrics``),
+            chosen by validation balanced accuracy; ``None`` if no checkpoint was written.
     """
 
     name: str
@@ -137,6 +139,7 @@ class RunResult:
     metrics: pd.DataFrame
     test: dict[str, float]
     seconds: float
+    best_epoch: int | None = None
 
 
 def run_experiment(
@@ -148,13 +151,17 @@ def run_experiment(
     train_loader=None,
     profile: Profile | str | None = None,
     seed: int = 42,
+    verbose: bool = True,
     **trainer_overrides,
 ) -> RunResult:
     """Train a model with the profile's budget, then test its best checkpoint.
 
     The trainer is :func:`course_lib.training.make_trainer` (best checkpoint by validation
-    balanced accuracy, early stopping) with a CSV logger under ``root_dir/name``, no progress bar
-    and Lightning's banner silenced.
+    balanced accuracy, early stopping) with a CSV logger under ``root_dir/name``, Lightning's
+    banner silenced and, with ``verbose``, one printed line when the run ends (instead of a
+    progress bar per epoch)::
+
+        no augmentation: 12 epochs in 31 s, kept epoch 7 (val balanced accuracy 0.667), test 0.542
 
     Args:
         model: A ``TumorClassifier``.
@@ -166,6 +173,7 @@ def run_experiment(
             :func:`subset_loader`).
         profile: Profile for epochs, device and precision; ``None`` for this machine's.
         seed: Seed of the run.
+        verbose: Print the run's line.
         **trainer_overrides: More ``pl.Trainer`` arguments (e.g. ``max_epochs=20``).
 
     Returns:
@@ -180,7 +188,7 @@ def run_experiment(
     profile = get_profile(profile) if profile is None or isinstance(profile, str) else profile
     folder = os.path.join(os.fspath(root_dir), name.replace(" ", "_"))
     kwargs = {
-        "enable_progress_bar": False,
+        "progress": "none",
         "enable_model_summary": False,
         "num_sanity_val_steps": 0,
         "log_every_n_steps": 1,  # small training sets have fewer batches than the default 10
@@ -200,17 +208,34 @@ def run_experiment(
             )
         seconds = time.perf_counter() - start
         best = trainer.checkpoint_callback.best_model_path or None
+        best_epoch = None
         if best:
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-            model.load_state_dict(state)
+            checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+            model.load_state_dict(checkpoint["state_dict"])
+            best_epoch = int(checkpoint["epoch"])
         (test,) = trainer.test(model, dataloaders=data.test_dataloader(), verbose=False)
-    return RunResult(
+    result = RunResult(
         name=name,
         model=model,
         metrics=training.read_metrics(trainer.log_dir),
         test={k: float(v) for k, v in test.items()},
         seconds=seconds,
+        best_epoch=best_epoch,
     )
+    if verbose:
+        print(_run_line(result), flush=True)
+    return result
+
+
+def _run_line(run: RunResult) -> str:
+    """One line that sums up a finished run (what :func:`run_experiment` prints)."""
+    epochs = int(run.metrics["train/loss"].notna().sum()) if "train/loss" in run.metrics else 0
+    line = f"{run.name}: {epochs} epochs in {run.seconds:.0f} s"
+    if run.best_epoch is not None and run.best_epoch in run.metrics.index:
+        kept = run.metrics.loc[run.best_epoch].get("val/balanced_accuracy", float("nan"))
+        line += f", kept epoch {run.best_epoch} (val balanced accuracy {kept:.3f})"
+    test = run.test.get("test/balanced_accuracy")
+    return line if test is None else f"{line}, test {test:.3f}"
 
 
 def pretrained_weights_available(backbone: str = "resnet18") -> bool:
