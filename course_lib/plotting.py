@@ -50,8 +50,14 @@ def plot_slice(
     vmin: float | None = None,
     vmax: float | None = None,
     alpha: float = 0.0,
+    sides: tuple[str, str] | None = None,
+    colorbar: str | None = None,
 ) -> Axes:
     """Show one MRI slice, optionally with a mask drawn as contours.
+
+    The course's slices follow the radiological convention: the patient's right is on the
+    image's left (coronal and axial slices), and the front of the head on the left of a
+    sagittal slice. ``sides=("R", "L")`` writes that on the image (``("A", "P")`` for sagittal).
 
     Args:
         image: ``(H, W)`` (or ``(1, H, W)``) array, any real dtype; rows are drawn top down.
@@ -63,16 +69,25 @@ def plot_slice(
         vmin: Lower end of the colour scale (default: the image's minimum).
         vmax: Upper end of the colour scale (default: the image's maximum).
         alpha: Opacity of a filled overlay of the mask under the contours (0 for none).
+        sides: Two short labels written inside the image at mid-height, by its left and right
+            edges (e.g. ``("R", "L")``), or ``None`` for none.
+        colorbar: Label of a colour bar drawn next to the image, or ``None`` for no bar.
 
     Returns:
-        The axes, with the image, no ticks, equal aspect.
+        The axes, with the image, no ticks, equal aspect (and the side labels as texts).
 
     Raises:
-        ValueError: If ``image`` is not 2D, or ``mask`` does not match its shape.
+        ValueError: If ``image`` is not 2D, ``mask`` does not match its shape, or ``sides`` is
+            not two labels.
+        TypeError: If ``colorbar`` is not a string.
     """
     image = _image_2d(image)
+    if sides is not None and (isinstance(sides, str) or len(sides) != 2):
+        raise ValueError(f"sides must be two labels such as ('R', 'L'), got {sides!r}")
+    if colorbar is not None:
+        check_type("colorbar", colorbar, str, "a label (str) or None")
     ax = plt.gca() if ax is None else ax
-    ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     if mask is not None:
         mask = _image_2d(mask, "mask")
         if mask.shape != image.shape:
@@ -89,6 +104,12 @@ def plot_slice(
     ax.set_yticks([])
     if title is not None:
         ax.set_title(title, fontsize="small")
+    if sides is not None:
+        style = {"va": "center", "color": "gold", "fontsize": "x-small", "fontweight": "bold"}
+        for x, label, align in ((0.02, sides[0], "left"), (0.98, sides[1], "right")):
+            ax.text(x, 0.5, str(label), transform=ax.transAxes, ha=align, **style)
+    if colorbar is not None:
+        ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03, label=colorbar)
     return ax
 
 
@@ -103,6 +124,7 @@ def plot_image_grid(
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
     panel_size: float = 2.2,
+    sides=None,
 ) -> np.ndarray:
     """Show several slices in a grid (one :func:`plot_slice` each).
 
@@ -116,20 +138,25 @@ def plot_image_grid(
         vmin: Lower end of every panel's colour scale (``None``: each panel's own minimum).
         vmax: Upper end of every panel's colour scale (``None``: each panel's own maximum).
         panel_size: Inches per panel of a new figure.
+        sides: Side labels for every panel (a pair such as ``("R", "L")``), one entry per image
+            (pairs or ``None``, for slices cut in different planes), or ``None`` for none; see
+            :func:`plot_slice`.
 
     Returns:
         2D array of the axes (unused ones are switched off).
 
     Raises:
         ValueError: If there are no images, ``ncols`` < 1, too few axes, or ``titles``/``masks``
-            have the wrong length.
+            /``sides`` have the wrong length.
         TypeError: If ``ncols`` is not an int.
     """
     images = list(images)
     n = len(images)
     if n == 0:
         raise ValueError("images is empty; pass at least one (H, W) image")
-    for name, extra in (("titles", titles), ("masks", masks)):
+    if sides is not None and len(sides) == 2 and all(isinstance(side, str) for side in sides):
+        sides = [tuple(sides)] * n  # one pair for every panel
+    for name, extra in (("titles", titles), ("masks", masks), ("sides", sides)):
         if extra is not None and len(extra) != n:
             raise ValueError(f"{name} has {len(extra)} entries for {n} images")
     if axes is None:
@@ -156,6 +183,7 @@ def plot_image_grid(
             cmap=cmap,
             vmin=vmin,
             vmax=vmax,
+            sides=None if sides is None else sides[i],
         )
     return axes
 
@@ -410,7 +438,8 @@ def plot_class_balance(data, class_names=None, *, ax: Axes | None = None) -> Axe
         x="class",
         y="value",
         hue="split" if grouped else "class",
-        palette=None if grouped else class_colors(len(names)),
+        palette=class_colors(counts.shape[1] if grouped else len(names)),
+        saturation=1,  # the palette's own colours, not seaborn's greyed ones
         legend=grouped,
         ax=ax,
     )
@@ -622,8 +651,9 @@ def plot_site_histograms(
         xlabel: Label of the x-axis.
 
     Returns:
-        The axes, with one step line per site (labelled by site, sorted) and a legend; the
-        y-axis is a density, so sites with more pixels do not look taller.
+        The axes, with one step line per site (labelled by site, sorted, in the colours of
+        :func:`class_colors`) and a legend; the y-axis is a density, so sites with more pixels
+        do not look taller.
 
     Raises:
         ValueError: If lengths differ, a mask does not match its image, no pixel is selected
@@ -652,8 +682,10 @@ def plot_site_histograms(
         raise ValueError("the masks select no pixel; nothing to draw")
     edges = np.histogram_bin_edges(everything, bins=bins)
     ax = plt.gca() if ax is None else ax
-    for site, pixels in values.items():
-        ax.hist(pixels, bins=edges, density=True, histtype="step", linewidth=1.5, label=site)
+    colors = class_colors(len(values))  # colour-blind safe, one per site in sorted order
+    for (site, pixels), color in zip(values.items(), colors, strict=True):
+        style = {"histtype": "step", "linewidth": 1.5, "color": color}
+        ax.hist(pixels, bins=edges, density=True, label=site, **style)
     ax.set(xlabel=xlabel, ylabel="density")
     ax.legend(title="site", fontsize="small")
     if title is not None:

@@ -8,7 +8,10 @@ would blur it), and the controls sit in one row above it.
 
 Volumes are ``(D, H, W)`` arrays with the axes of :func:`course_lib.synthetic.generate_volume`:
 ``D`` runs front to back (anterior to posterior), ``H`` top to bottom (superior to inferior) and
-``W`` across the head (left to right). The three anatomical planes are then
+``W`` across the head, from the patient's right to the patient's left: the radiological
+convention, in which the patient's right is on the image's left, as if facing the patient (the
+synthetic heads are symmetric, so the engine fixes the sides by this convention). The three
+anatomical planes are then
 
 ============ ========================== =========================================
 plane        fixes                      image shown (rows x columns)
@@ -44,6 +47,14 @@ PLANES: tuple[str, ...] = anatomy.PLANES
 
 #: Volume axis that each plane fixes (the slider of the viewer moves along it).
 PLANE_AXIS: dict[str, int] = {"coronal": 0, "axial": 1, "sagittal": 2}
+
+#: What the left and right edges of each plane's image show: the patient's right (R) and left
+#: (L), or the front (anterior, A) and back (posterior, P) of the head.
+PLANE_SIDES: dict[str, tuple[str, str]] = {
+    "coronal": ("R", "L"),
+    "axial": ("R", "L"),
+    "sagittal": ("A", "P"),
+}
 
 
 def _check_volume(volume, name: str = "volume") -> np.ndarray:
@@ -123,6 +134,7 @@ def render_volume_slice(
     title: str | None = None,
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
+    sides: bool = True,
 ) -> Axes:
     """Draw one plane of a volume with the right proportions (what the viewer shows).
 
@@ -138,9 +150,11 @@ def render_volume_slice(
         title: Axes title (default: ``"<plane> <index + 1>/<positions>"``).
         vmin: Lower end of the grey scale (``None``: the slice's minimum).
         vmax: Upper end of the grey scale (``None``: the slice's maximum).
+        sides: Write the plane's :data:`PLANE_SIDES` by the image's left and right edges.
 
     Returns:
-        The axes, holding one image (plus contours when ``mask`` is given), no ticks.
+        The axes, holding one image (plus contours when ``mask`` is given), no ticks, and the
+        two side labels as texts when ``sides``.
 
     Raises:
         ValueError: If ``volume`` is not 3D, ``mask`` has another shape, ``plane`` is unknown,
@@ -160,7 +174,8 @@ def render_volume_slice(
     size = volume.shape[PLANE_AXIS[plane]]
     if title is None:
         title = f"{plane} {index % size + 1}/{size}"
-    plot_slice(image, ax=ax, mask=cut, title=title, vmin=vmin, vmax=vmax)
+    labels = PLANE_SIDES[plane] if sides else None
+    plot_slice(image, ax=ax, mask=cut, title=title, vmin=vmin, vmax=vmax, sides=labels)
     rows, cols = {"coronal": (dy, dx), "axial": (dz, dx), "sagittal": (dy, dz)}[plane]
     ax.set_aspect(rows / cols)
     return ax

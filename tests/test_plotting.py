@@ -99,3 +99,57 @@ def test_plot_image_grid_too_few_axes(rng):
     _, given = plt.subplots(1, 2)
     with pytest.raises(ValueError, match="axes"):
         plot_image_grid(rng.random((3, 8, 8)), axes=given)
+
+
+def test_plot_slice_writes_the_side_labels_at_the_image_edges(rng):
+    _, ax = plt.subplots()
+    plot_slice(rng.random((16, 16)), ax=ax, sides=("R", "L"))
+    left, right = ax.texts
+    assert (left.get_text(), right.get_text()) == ("R", "L")  # patient's right on image's left
+    assert left.get_position()[0] < 0.5 < right.get_position()[0]
+    assert left.get_transform() == ax.transAxes
+    _, bare = plt.subplots()
+    assert len(plot_slice(rng.random((16, 16)), ax=bare).texts) == 0  # off by default
+
+
+def test_plot_slice_draws_a_labelled_colorbar(rng):
+    fig, ax = plt.subplots()
+    plot_slice(rng.random((16, 16)), ax=ax, colorbar="gain", cmap="magma")
+    assert len(fig.axes) == 2
+    assert fig.axes[1].get_ylabel() == "gain"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sides": "RL"}, ValueError, "sides must be two labels"),
+        ({"sides": ("R", "L", "S")}, ValueError, "sides must be two labels"),
+        ({"colorbar": True}, TypeError, "colorbar must be"),
+    ],
+)
+def test_plot_slice_rejects_bad_sides_and_colorbar(rng, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plot_slice(rng.random((8, 8)), **kwargs)
+
+
+def test_plot_image_grid_sides_for_all_or_per_panel(rng):
+    images = rng.random((3, 8, 8))
+    axes = plot_image_grid(images, sides=("R", "L"), ncols=3)
+    assert [[t.get_text() for t in ax.texts] for ax in axes.ravel()] == [["R", "L"]] * 3
+    axes = plot_image_grid(images, sides=[("R", "L"), None, ("A", "P")], ncols=3)
+    assert [[t.get_text() for t in ax.texts] for ax in axes.ravel()] == [["R", "L"], [], ["A", "P"]]
+    with pytest.raises(ValueError, match="sides has 2 entries for 3 images"):
+        plot_image_grid(images, sides=[("R", "L"), None])
+
+
+def test_plot_class_balance_colours_splits_with_the_colour_blind_palette():
+    import pandas as pd
+
+    from course_lib.plotting import class_colors, plot_class_balance
+
+    _, ax = plt.subplots()
+    frame = pd.DataFrame({"train": [3, 4], "test": [1, 2]}, index=["a", "b"])
+    plot_class_balance(frame, ["a", "b"], ax=ax)
+    first = [tuple(np.round(c.patches[0].get_facecolor()[:3], 3)) for c in ax.containers]
+    assert first == [tuple(np.round(c, 3)) for c in class_colors(2)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test"]  # bar order

@@ -55,3 +55,12 @@ def test_rejects_bad_arguments(ax, args, kwargs, message):
 def test_bins_must_be_an_int(ax):
     with pytest.raises(TypeError, match="bins must be an int"):
         plot_site_histograms([np.zeros((2, 2))], ["a"], ax=ax, bins=10.0)
+
+
+def test_sites_get_the_colour_blind_palette(ax):
+    from course_lib.plotting import class_colors
+
+    images = [np.zeros((4, 4)), np.ones((4, 4)), np.full((4, 4), 0.5)]
+    plot_site_histograms(images, ["C", "A", "B"], ax=ax, bins=4)
+    colors = [tuple(np.round(p.get_edgecolor()[:3], 3)) for p in ax.patches]
+    assert colors == [tuple(np.round(c, 3)) for c in class_colors(3)]

@@ -191,3 +191,13 @@ def test_viewer_plane_change_resizes_the_slider(volume):
 def test_viewer_rejects_bad_arguments(args, kwargs, error, message):
     with pytest.raises(error, match=message):
         volume_viewer(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("plane", "sides"), [("coronal", ["R", "L"]), ("axial", ["R", "L"]), ("sagittal", ["A", "P"])]
+)
+def test_render_labels_the_image_sides_in_the_radiological_convention(volume, axes, plane, sides):
+    render_volume_slice(volume, 0, plane=plane, ax=axes)
+    assert [t.get_text() for t in axes.texts] == sides  # patient's right on the image's left
+    _, bare = plt.subplots()
+    assert len(render_volume_slice(volume, 0, plane=plane, ax=bare, sides=False).texts) == 0
