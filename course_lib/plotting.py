@@ -266,27 +266,51 @@ def class_colors(n: int = 4) -> list:
     return [base[order[i % len(order)]] for i in range(n)]
 
 
-def _curve_lines(y_true, probs, class_names, ax, kind: str) -> Axes:
+#: Line styles of the classes in the ROC and PR curves, so that curves on top of each other
+#: (two perfect classes along one edge) stay apart without colour.
+CURVE_STYLES: tuple = ("-", "--", "-.", (0, (6, 1.5, 1, 1.5, 1, 1.5)))
+
+
+def _check_zoom(zoom) -> tuple[float, float, float, float] | None:
+    if zoom is None:
+        return None
+    values = tuple(zoom) if isinstance(zoom, tuple | list) else ()
+    if len(values) != 4 or not all(isinstance(v, int | float) for v in values):
+        raise TypeError(f"zoom must be a tuple (x0, x1, y0, y1) of numbers, got {zoom!r}")
+    x0, x1, y0, y1 = (float(v) for v in values)
+    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+        raise ValueError(f"zoom must have 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {zoom!r}")
+    return x0, x1, y0, y1
+
+
+def _curve_lines(y_true, probs, class_names, ax, kind: str, zoom=None) -> Axes:
+    zoom = _check_zoom(zoom)
     names = list(CLASS_NAMES if class_names is None else class_names)
     curves = one_vs_rest_curves(y_true, probs, names)
     ax = _eval_axes(ax)
     colors = class_colors(len(curves))  # the same class colours as plot_class_balance
+    # The first class is drawn widest, so that a later one on top of it leaves it visible.
+    widths = np.linspace(3.2, 1.8, len(curves)) if len(curves) > 1 else [2.0]
     for i, (name, cv) in enumerate(curves.items()):
-        color = colors[i]
+        style = {
+            "color": colors[i],
+            "linestyle": CURVE_STYLES[i % len(CURVE_STYLES)],
+            "linewidth": widths[i],
+        }
         if np.isnan(cv["auroc"]):
-            ax.plot([], [], color=color, label=f"{name} (no positives)")
+            ax.plot([], [], label=f"{name} (no positives)", **style)
             continue
         if kind == "roc":
-            ax.plot(cv["fpr"], cv["tpr"], color=color, label=f"{name} (AUROC {cv['auroc']:.3f})")
+            ax.plot(cv["fpr"], cv["tpr"], label=f"{name} (AUROC {cv['auroc']:.3f})", **style)
         else:
             ax.step(
                 cv["recall"],
                 cv["precision"],
                 where="post",
-                color=color,
                 label=f"{name} (AP {cv['auprc']:.3f})",
+                **style,
             )
-            ax.axhline(cv["prevalence"], color=color, linestyle=":", linewidth=1, alpha=0.7)
+            ax.axhline(cv["prevalence"], color=colors[i], linestyle=":", linewidth=1, alpha=0.7)
     if kind == "roc":
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
         ax.set_xlabel("1 - specificity (false positive rate)")
@@ -298,50 +322,68 @@ def _curve_lines(y_true, probs, class_names, ax, kind: str) -> Axes:
         ax.set_ylabel("precision")
         ax.set_title("Precision-recall curves (dotted: chance = prevalence)")
         ax.legend(loc="lower left", fontsize="small")
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_aspect("equal")
+    if zoom is None:
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_aspect("equal")
+    else:
+        x0, x1, y0, y1 = zoom
+        pad_x, pad_y = 0.02 * (x1 - x0), 0.02 * (y1 - y0)
+        ax.set_xlim(x0 - pad_x, x1 + pad_x)
+        ax.set_ylim(y0 - pad_y, y1 + pad_y)
+        ax.set_title(f"{ax.get_title().split(' (')[0]}, zoomed")
     ax.grid(alpha=0.3)
     return ax
 
 
-def plot_roc_curves(y_true, probs, class_names=None, *, ax: Axes | None = None) -> Axes:
+def plot_roc_curves(y_true, probs, class_names=None, *, ax: Axes | None = None, zoom=None) -> Axes:
     """One-vs-rest ROC curve of every class, AUROC in the legend, chance diagonal dashed.
+
+    Each class has its colour (:func:`class_colors`) and its line style, and the first class
+    is drawn widest: curves that lie on top of each other (good classes hug the top-left
+    corner) stay visible. ``zoom`` enlarges a corner, e.g. ``(0, 0.2, 0.8, 1)``.
 
     Args:
         y_true: Integer labels ``(N,)``.
         probs: Probabilities ``(N, C)``.
         class_names: ``C`` names in label order; default ``config.CLASS_NAMES``.
         ax: Axes to draw on (default: the current axes).
+        zoom: ``(x0, x1, y0, y1)``, the part of the unit square to show; ``None``: all of it.
 
     Returns:
         The axes. A class absent from ``y_true`` gets a legend entry "(no positives)" only.
 
     Raises:
-        ValueError: On invalid inputs (see :func:`course_lib.metrics.one_vs_rest_curves`).
+        ValueError: On invalid inputs (see :func:`course_lib.metrics.one_vs_rest_curves`) or a
+            ``zoom`` outside the unit square.
+        TypeError: If ``zoom`` is not four numbers.
     """
-    return _curve_lines(y_true, probs, class_names, ax, "roc")
+    return _curve_lines(y_true, probs, class_names, ax, "roc", zoom)
 
 
-def plot_pr_curves(y_true, probs, class_names=None, *, ax: Axes | None = None) -> Axes:
+def plot_pr_curves(y_true, probs, class_names=None, *, ax: Axes | None = None, zoom=None) -> Axes:
     """One-vs-rest precision-recall curve of every class, average precision in the legend.
 
     The dotted horizontal line in each class's colour is its prevalence, the precision of a
-    random classifier: under class imbalance this is the curve to read, not the ROC.
+    random classifier: under class imbalance this is the curve to read, not the ROC. Colours,
+    line styles and ``zoom`` as in :func:`plot_roc_curves` (e.g. ``(0.8, 1, 0.8, 1)``).
 
     Args:
         y_true: Integer labels ``(N,)``.
         probs: Probabilities ``(N, C)``.
         class_names: ``C`` names in label order; default ``config.CLASS_NAMES``.
         ax: Axes to draw on (default: the current axes).
+        zoom: ``(x0, x1, y0, y1)``, the part of the unit square to show; ``None``: all of it.
 
     Returns:
         The axes.
 
     Raises:
-        ValueError: On invalid inputs (see :func:`course_lib.metrics.one_vs_rest_curves`).
+        ValueError: On invalid inputs (see :func:`course_lib.metrics.one_vs_rest_curves`) or a
+            ``zoom`` outside the unit square.
+        TypeError: If ``zoom`` is not four numbers.
     """
-    return _curve_lines(y_true, probs, class_names, ax, "pr")
+    return _curve_lines(y_true, probs, class_names, ax, "pr", zoom)
 
 
 def plot_reliability_diagram(
@@ -350,7 +392,10 @@ def plot_reliability_diagram(
     """Reliability diagram: accuracy per confidence bin against the diagonal, ECE in the legend.
 
     Bars show the accuracy in each equal-width bin of top-label confidence; the dots mark the
-    bins' mean confidence. Bars below the diagonal mean over-confidence. Empty bins draw nothing.
+    bins' mean confidence. Bars below the diagonal mean over-confidence. The number at the foot
+    of each bar is how many slices the bin holds, and a bar's shade deepens with it: the ECE
+    weights each gap by that count, so a pale bar far from the diagonal (a handful of slices)
+    matters little. Empty bins draw nothing.
 
     Args:
         probs: Probabilities ``(N, C)``.
@@ -360,7 +405,7 @@ def plot_reliability_diagram(
         label: Name of the model in the legend.
 
     Returns:
-        The axes.
+        The axes; ``ax.texts`` holds the bins' counts, left to right.
 
     Raises:
         ValueError: On invalid inputs (see :func:`course_lib.metrics.reliability_curve`).
@@ -369,18 +414,25 @@ def plot_reliability_diagram(
     ece = expected_calibration_error(probs, y_true, n_bins=n_bins)
     full = table[table["count"] > 0]
     ax = _eval_axes(ax)
-    ax.bar(
+    color = class_colors(1)[0]
+    shares = full["count"].to_numpy() / full["count"].max()
+    bars = ax.bar(
         full["bin_lower"],
         full["accuracy"],
         width=full["bin_upper"] - full["bin_lower"],
         align="edge",
-        color="tab:blue",
-        alpha=0.6,
+        color=color,
         edgecolor="black",
         linewidth=0.5,
         label=f"{label} (ECE {ece:.3f})",
     )
-    ax.plot(full["confidence"], full["accuracy"], "o", color="tab:blue", markersize=4)
+    for bar, share in zip(bars, shares, strict=True):
+        bar.set_alpha(0.15 + 0.55 * share)
+    ax.plot(full["confidence"], full["accuracy"], "o", color="black", markersize=3)
+    for lower, upper, count in zip(
+        full["bin_lower"], full["bin_upper"], full["count"], strict=True
+    ):
+        ax.text((lower + upper) / 2, 0.02, str(count), ha="center", va="bottom", fontsize="x-small")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -388,7 +440,9 @@ def plot_reliability_diagram(
     ax.set_xlabel("confidence (top-class probability)")
     ax.set_ylabel("accuracy")
     ax.set_title("Reliability diagram")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(
+        loc="upper left", fontsize="small", title="numbers: slices per bin", title_fontsize="small"
+    )
     return ax
 
 
@@ -461,13 +515,17 @@ def plot_class_balance(data, class_names=None, *, ax: Axes | None = None) -> Axe
 def plot_metric_intervals(frame, *, ax: Axes | None = None) -> Axes:
     """Point estimates with their confidence intervals, one row per metric.
 
+    When ``frame`` has a ``method`` column (as from :func:`course_lib.metrics.bootstrap_report`),
+    each method gets its colour and marker, named in the legend; a ``patients`` column is
+    added to each row's label.
+
     Args:
         frame: A DataFrame with columns ``point``, ``low`` and ``high`` indexed by metric name,
             e.g. from :func:`course_lib.metrics.bootstrap_report`. NaN rows are left empty.
         ax: Axes to draw on (default: the current axes).
 
     Returns:
-        The axes; each row is annotated "point [low, high]".
+        The axes; each row is annotated "point [low, high]" (then ", n patients").
 
     Raises:
         ValueError: If a column is missing or ``frame`` is empty.
@@ -485,32 +543,59 @@ def plot_metric_intervals(frame, *, ax: Axes | None = None) -> Axes:
     point = frame["point"].to_numpy(dtype=float)
     low = frame["low"].to_numpy(dtype=float)
     high = frame["high"].to_numpy(dtype=float)
-    err = np.vstack([point - low, high - point])
-    ax.errorbar(point, y, xerr=err, fmt="o", color="tab:blue", ecolor="black", capsize=4)
-    for yi, p, lo, hi in zip(y, point, low, high, strict=True):
+    methods = frame["method"].astype(str) if "method" in frame.columns else None
+    groups = [None] if methods is None else list(dict.fromkeys(methods))
+    colors = class_colors(max(len(groups), 1))
+    for i, method in enumerate(groups):
+        rows = np.ones(len(frame), bool) if method is None else (methods == method).to_numpy()
+        err = np.vstack([point[rows] - low[rows], high[rows] - point[rows]])
+        ax.errorbar(
+            point[rows],
+            y[rows],
+            xerr=err,
+            fmt="osD^v"[i % 5],
+            color=colors[i],
+            ecolor=colors[i],
+            capsize=4,
+            label=method,
+        )
+    patients = frame["patients"].to_numpy() if "patients" in frame.columns else None
+    for i, (yi, p, lo, hi) in enumerate(zip(y, point, low, high, strict=True)):
         if np.isfinite(p):
+            text = f"{p:.3f} [{lo:.3f}, {hi:.3f}]"
+            if patients is not None:
+                text += f", {int(patients[i])} patients"
             ax.annotate(
-                f"{p:.3f} [{lo:.3f}, {hi:.3f}]",
-                (1.02, yi),
-                xycoords=("axes fraction", "data"),
-                va="center",
-                fontsize="small",
+                text, (1.02, yi), xycoords=("axes fraction", "data"), va="center", fontsize="small"
             )
     ax.set_yticks(y, [str(i) for i in frame.index])
-    ax.set_xlim(min(0.0, float(np.nanmin(low)) - 0.05) if np.isfinite(low).any() else 0.0, 1.0)
+    left = float(np.nanmin(low)) if np.isfinite(low).any() else 0.0
+    ax.set_xlim(max(0.0, np.floor(left * 20) / 20 - 0.05), 1.01)
     ax.set_ylim(-0.5, len(frame) - 0.5)
     ax.grid(axis="x", alpha=0.3)
-    ax.set_xlabel("value (point estimate and confidence interval)")
-    ax.set_title("Metrics with bootstrap confidence intervals")
+    ax.set_xlabel("value (point estimate and 95 % confidence interval)")
+    ax.set_title("Metrics with confidence intervals")
+    if methods is not None:
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            ncol=len(groups),
+            fontsize="small",
+            frameon=False,
+        )
     return ax
 
 
 # ----------------------------------------------------------------------------- training plots
-def plot_learning_curves(metrics, *, ax: Axes | None = None, metric: str = "loss") -> Axes:
+def plot_learning_curves(
+    metrics, *, ax: Axes | None = None, metric: str = "loss", kept_epoch: int | None = None
+) -> Axes:
     """Plot a metric per epoch for training and validation (learning curves).
 
     A widening gap between the curves (training still improving, validation not) is the
-    picture of overfitting; the best validation epoch is marked.
+    picture of overfitting. With ``kept_epoch`` (the epoch whose checkpoint a run kept, e.g.
+    :func:`course_lib.training.kept_epoch`), a dashed line and a circle on the validation curve
+    mark it; without it, the circle marks this metric's best validation epoch, and says so.
 
     Args:
         metrics: One row per epoch, indexed by epoch, with columns ``train/<metric>`` and/or
@@ -518,15 +603,24 @@ def plot_learning_curves(metrics, *, ax: Axes | None = None, metric: str = "loss
         ax: Axes to draw on (default: the current axes).
         metric: Metric name without the stage, e.g. ``"loss"``, ``"accuracy"``,
             ``"balanced_accuracy"``.
+        kept_epoch: The epoch to mark as the one kept (an index of ``metrics``), or ``None``.
 
     Returns:
         The axes, with one line per stage found (labels ``"train"``, ``"val"``).
 
     Raises:
-        TypeError: If ``metrics`` is not a pandas DataFrame.
-        ValueError: If it has neither ``train/<metric>`` nor ``val/<metric>``.
+        TypeError: If ``metrics`` is not a pandas DataFrame, or ``kept_epoch`` not an int.
+        ValueError: If it has neither ``train/<metric>`` nor ``val/<metric>``, or
+            ``kept_epoch`` is not one of its epochs.
     """
     check_type("metrics", metrics, pd.DataFrame, "a pandas DataFrame")
+    if kept_epoch is not None:
+        check_int("kept_epoch", kept_epoch)
+        if kept_epoch not in metrics.index:
+            raise ValueError(
+                f"kept_epoch must be one of the epochs in metrics "
+                f"({metrics.index.min()} to {metrics.index.max()}), got {kept_epoch}"
+            )
     columns = [f"{stage}/{metric}" for stage in ("train", "val")]
     found = [c for c in columns if c in metrics.columns and metrics[c].notna().any()]
     if not found:
@@ -538,17 +632,23 @@ def plot_learning_curves(metrics, *, ax: Axes | None = None, metric: str = "loss
     for column in found:
         series = metrics[column].dropna()
         ax.plot(series.index, series.to_numpy(), marker="o", label=column.split("/", 1)[0])
+    if kept_epoch is not None:
+        ax.axvline(kept_epoch, color="0.4", linestyle="--", linewidth=1, label="checkpoint kept")
     if columns[1] in found:
         val = metrics[columns[1]].dropna()
-        best = val.idxmin() if "loss" in metric else val.idxmax()
-        ax.scatter([best], [val[best]], s=120, facecolors="none", edgecolors="black", zorder=3)
-        ax.annotate(
-            f"best val {val[best]:.3f}",
-            (best, val[best]),
-            xytext=(5, 5),
-            textcoords="offset points",
-            fontsize="small",
-        )
+        if kept_epoch is not None and kept_epoch in val.index:
+            mark, text = kept_epoch, f"kept: epoch {kept_epoch}, val {val[kept_epoch]:.3f}"
+        elif kept_epoch is None:
+            mark = val.idxmin() if "loss" in metric else val.idxmax()
+            word = "lowest" if "loss" in metric else "highest"
+            text = f"{word} val {val[mark]:.3f} (epoch {mark})"
+        else:
+            mark = None
+        if mark is not None:
+            ax.scatter([mark], [val[mark]], s=120, facecolors="none", edgecolors="black", zorder=3)
+            ax.annotate(
+                text, (mark, val[mark]), xytext=(5, 5), textcoords="offset points", fontsize="small"
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(f"Learning curves: {metric.replace('_', ' ')}")
@@ -690,4 +790,61 @@ def plot_site_histograms(
     ax.legend(title="site", fontsize="small")
     if title is not None:
         ax.set_title(title)
+    return ax
+
+
+# ----------------------------------------------------------------------------- lesson 07
+def plot_errors_by_patient(table, class_names=None, *, ax: Axes | None = None) -> Axes:
+    """Wrong slices of every patient, one bar each, most wrong first, coloured by true class.
+
+    A grey bar behind each shows how many slices the patient has: errors that come a patient at
+    a time, not spread over many patients, are what makes slices poor independent evidence.
+
+    Args:
+        table: One row per patient with columns ``true`` (class name), ``slices`` and
+            ``wrong``, as from :func:`course_lib.evaluation.errors_by_patient`; drawn in its
+            row order.
+        class_names: The class names, for the colours; default ``config.CLASS_NAMES``.
+        ax: Axes to draw on (default: the current axes).
+
+    Returns:
+        The axes; the legend lists the classes in the order their first bar appears.
+
+    Raises:
+        TypeError: If ``table`` is not a DataFrame.
+        ValueError: If it is empty, lacks a column or names an unknown class.
+    """
+    check_type("table", table, pd.DataFrame, "a pandas DataFrame")
+    missing = [c for c in ("true", "slices", "wrong") if c not in table.columns]
+    if missing or table.empty:
+        raise ValueError(
+            f"table needs rows and the columns true, slices, wrong (missing {missing}); "
+            "use course_lib.evaluation.errors_by_patient"
+        )
+    names = [str(n) for n in (CLASS_NAMES if class_names is None else class_names)]
+    truth = table["true"].astype(str).to_numpy()
+    unknown = sorted(set(truth) - set(names))
+    if unknown:
+        raise ValueError(f"table names unknown classes {unknown}; class_names are {names}")
+    ax = _eval_axes(ax)
+    x = np.arange(len(table))
+    wrong = table["wrong"].to_numpy(dtype=float)
+    slices = table["slices"].to_numpy(dtype=float)
+    ax.bar(x, slices, width=0.8, color="0.88", label="slices of the patient")
+    colors = dict(zip(names, class_colors(len(names)), strict=True))
+    order = list(dict.fromkeys(truth[wrong > 0])) + [n for n in names if n not in truth[wrong > 0]]
+    for name in order:
+        rows = (truth == name) & (wrong > 0)
+        if rows.any():
+            ax.bar(x[rows], wrong[rows], width=0.8, color=colors[name], label=f"wrong ({name})")
+    n_bad = int((wrong > 0).sum())
+    ax.set_xlim(-1, len(table))
+    ax.set_ylim(0, max(1.0, float(slices.max())) * 1.35)
+    ax.set_xticks([])
+    ax.set_xlabel(f"the {len(table)} patients, most wrong slices first")
+    ax.set_ylabel("slices")
+    ax.set_title(
+        f"Wrong slices per patient: {int(wrong.sum())} in {n_bad} of {len(table)} patients"
+    )
+    ax.legend(loc="upper right", fontsize="small", ncol=len(order) + 1)
     return ax

@@ -334,6 +334,25 @@ def make_trainer(
     return pl.Trainer(**kwargs)
 
 
+def kept_epoch(trainer: pl.Trainer) -> int | None:
+    """The epoch whose checkpoint ``trainer``'s best ``ModelCheckpoint`` kept, numbered from 0.
+
+    Read from the checkpoint file itself, so it is the epoch ``test(ckpt_path="best")`` loads
+    (selected by the monitored metric, validation balanced accuracy by default).
+
+    Args:
+        trainer: A trainer after ``fit``.
+
+    Returns:
+        The epoch, or ``None`` when no best checkpoint was written.
+    """
+    callback = trainer.checkpoint_callback
+    path = getattr(callback, "best_model_path", "") if callback is not None else ""
+    if not path:
+        return None
+    return int(read_checkpoint(path)["epoch"])
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: empty, corrupt, not Lightning's, or for other classes."""
 

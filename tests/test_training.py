@@ -27,6 +27,7 @@ from course_lib.training import (
     EpochSeed,
     check_checkpoint_classes,
     default_callbacks,
+    kept_epoch,
     load_classifier,
     make_trainer,
     read_checkpoint,
@@ -246,12 +247,17 @@ def test_plot_learning_curves_draws_both_stages_and_best_epoch():
     assert plot_learning_curves(_curves(), ax=ax) is ax
     assert [line.get_label() for line in ax.get_lines()] == ["train", "val"]
     np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [1.3, 0.9, 1.0])
-    assert any(t.get_text() == "best val 0.900" for t in ax.texts)  # min for a loss
+    assert [t.get_text() for t in ax.texts] == ["lowest val 0.900 (epoch 1)"]  # min for a loss
     assert ax.get_xlabel() == "epoch"
     ax.clear()
     plot_learning_curves(_curves(), ax=ax, metric="accuracy")
     assert [line.get_label() for line in ax.get_lines()] == ["val"]
-    assert any(t.get_text() == "best val 0.700" for t in ax.texts)  # max otherwise
+    assert [t.get_text() for t in ax.texts] == ["highest val 0.700 (epoch 2)"]  # max otherwise
+    ax.clear()
+    plot_learning_curves(_curves(), ax=ax, kept_epoch=2)  # the checkpoint's epoch, not the min
+    assert [line.get_label() for line in ax.get_lines()] == ["train", "val", "checkpoint kept"]
+    np.testing.assert_allclose(ax.get_lines()[2].get_xdata(), [2, 2])
+    assert [t.get_text() for t in ax.texts] == ["kept: epoch 2, val 1.000"]
     plt.close(fig)
 
 
@@ -262,6 +268,19 @@ def test_plot_learning_curves_errors():
         plot_learning_curves({"train/loss": [1.0]})
     with pytest.raises(ValueError, match="available.*accuracy"):
         plot_learning_curves(_curves(), metric="f1_macro")
+    with pytest.raises(ValueError, match="kept_epoch must be one of the epochs"):
+        plot_learning_curves(_curves(), kept_epoch=5)
+    with pytest.raises(TypeError, match="kept_epoch"):
+        plot_learning_curves(_curves(), kept_epoch=1.0)
+
+
+def test_kept_epoch_is_the_best_checkpoints_epoch(tmp_path):
+    trainer, _ = _fit(tmp_path, max_epochs=2)
+    best = trainer.checkpoint_callback.best_model_path
+    assert kept_epoch(trainer) == torch.load(best, weights_only=True)["epoch"]
+    assert f"epoch{kept_epoch(trainer):02d}" in best
+    untrained = make_trainer("smoke", root_dir=tmp_path / "new", logger=False, **QUIET)
+    assert kept_epoch(untrained) is None
 
 
 class _StopAfter(Callback):
