@@ -8,6 +8,7 @@ The metrics themselves live in :mod:`course_lib.metrics`; this module produces w
 - :func:`predict_split` does the same for a split of a ``BrainMRIDataModule``, patient ids
   included;
 - :func:`most_confident_mistakes` ranks the errors for an error-analysis gallery;
+- :func:`errors_by_patient` counts them per patient;
 - :func:`model_card` writes a short Markdown model card (Mitchell et al. 2019).
 
 Arrays are numpy; class indices follow ``course_lib.config.CLASS_NAMES``.
@@ -24,7 +25,12 @@ import torch
 
 from course_lib._validation import check_choice, check_int, check_type
 from course_lib.config import CLASS_NAMES, default_device
-from course_lib.metrics import apply_temperature, check_labels, check_probs
+from course_lib.metrics import (
+    apply_temperature,
+    check_labels,
+    check_probs,
+    labels_and_predictions,
+)
 
 #: Views for test-time augmentation: name to a function on a float batch ``(N, C, H, W)``.
 #: ``"hflip"`` mirrors left and right, which a roughly symmetric brain tolerates; ``"vflip"``
@@ -270,10 +276,75 @@ def most_confident_mistakes(
     return frame
 
 
+def errors_by_patient(
+    y_true, y_score, patient_ids, class_names: Sequence[str] = CLASS_NAMES
+) -> pd.DataFrame:
+    """Slices and wrong predictions per patient: do the errors spread out or come in patients?
+
+    Args:
+        y_true: Int labels ``(N,)``.
+        y_score: Predicted labels ``(N,)`` or probabilities ``(N, C)`` (the argmax is taken).
+        patient_ids: Patient id of each slice ``(N,)``.
+        class_names: ``C`` names in label order.
+
+    Returns:
+        DataFrame indexed by patient id, the patients with the most wrong slices first (then
+        by class and id), with columns ``true`` (the class name of the patient's slices; the
+        most common one if they differ), ``slices``, ``wrong`` (ints), ``accuracy`` (float)
+        and ``predicted as`` (the wrong predictions' class names with counts, ``""`` when
+        none).
+
+    Raises:
+        ValueError: If the shapes do not match or a label is outside ``[0, C)``.
+        TypeError: If the labels or probabilities have the wrong dtype.
+
+    >>> table = errors_by_patient([0, 0, 1, 1], [0, 1, 1, 1], ["a", "a", "b", "b"], ["x", "y"])
+    >>> table.drop(columns="predicted as")
+      true  slices  wrong  accuracy
+    a    x       2      1       0.5
+    b    y       2      0       1.0
+    >>> table["predicted as"].tolist()
+    ['y: 1', '']
+    """
+    names = [str(n) for n in class_names]
+    y, pred, _, _ = labels_and_predictions(y_true, y_score, len(names))
+    ids = np.asarray(patient_ids).astype(str)
+    if ids.shape != y.shape:
+        raise ValueError(f"patient_ids has shape {ids.shape}, y_true {y.shape}; one id per slice")
+    rows = {}
+    for patient in np.unique(ids):
+        members = ids == patient
+        truth, wrong = y[members], pred[members] != y[members]
+        counts = pd.Series([names[i] for i in pred[members][wrong]]).value_counts()
+        rows[patient] = {
+            "true": names[int(np.bincount(truth).argmax())],
+            "slices": int(members.sum()),
+            "wrong": int(wrong.sum()),
+            "accuracy": float(1 - wrong.mean()),
+            "predicted as": ", ".join(f"{k}: {v}" for k, v in counts.items()),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    rank = frame["true"].map({name: i for i, name in enumerate(names)}).to_numpy()
+    order = np.lexsort((frame.index.to_numpy(), rank, -frame["wrong"].to_numpy()))
+    return frame.iloc[order]
+
+
 def _fmt_interval(row) -> str:
     if not np.isfinite(row["point"]):
         return "n/a"
     return f"{row['point']:.3f} (95% CI {row['low']:.3f} to {row['high']:.3f})"
+
+
+def _metric_rows(metrics: pd.DataFrame) -> list[str]:
+    """The model card's metrics table; with sample sizes when ``metrics`` has them."""
+    sizes = [c for c in ("patients", "slices", "method") if c in metrics.columns]
+    header = ["metric", "value", *(c if c != "method" else "interval" for c in sizes)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for index, row in metrics.iterrows():
+        cells = [str(index), _fmt_interval(row)]
+        cells += [str(row[c]) if c == "method" else f"{row[c]:.0f}" for c in sizes]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def model_card(
@@ -296,7 +367,9 @@ def model_card(
     Args:
         name: Model name (e.g. backbone and loss).
         metrics: Headline metrics with intervals, as from ``metrics.bootstrap_report``: indexed
-            by metric name with columns ``point``, ``low``, ``high``.
+            by metric name with columns ``point``, ``low``, ``high``, and optionally
+            ``patients`` and ``slices`` (how many stand behind each number) and ``method``
+            (how its interval was computed), which the card then shows too.
         data: One or two sentences on the training and test data.
         intended_use: Who uses it, for what.
         limitations: Known limitations, one sentence each.
@@ -334,11 +407,23 @@ def model_card(
         "## Data",
         data,
         "",
-        "## Metrics (held-out test set, 95% bootstrap intervals over patients)",
-        "| metric | value |",
-        "|---|---|",
-        *(f"| {index} | {_fmt_interval(row)} |" for index, row in metrics.iterrows()),
+        "## Metrics (held-out test set, 95% confidence intervals)",
+        *_metric_rows(metrics),
     ]
+    if "patients" in metrics.columns:
+        lines += [
+            "",
+            "*patients*, *slices*: how many stand behind each number (for a sensitivity, those "
+            "of its class). Slices of one patient are not independent evidence, and the intervals "
+            "allow for it.",
+        ]
+    if "method" in metrics.columns:
+        lines += [
+            "*Wilson*: the Wilson score interval for a proportion, on the effective number of "
+            "independent slices (between the numbers of patients and slices; the number of "
+            "patients when there is no error to measure how they cluster). *patient bootstrap*: "
+            "the 2.5th to 97.5th percentile over test sets redrawn by patient.",
+        ]
     if calibration:
         lines += ["", "## Calibration", *(f"- {k}: {v:.3f}" for k, v in calibration.items())]
     lines += ["", "## Limitations"]

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     average_precision_score,
@@ -33,7 +34,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from course_lib._validation import check_int, check_interval, check_number
+from course_lib._validation import check_choice, check_int, check_interval, check_number
 from course_lib.config import CLASS_NAMES
 
 
@@ -421,10 +422,175 @@ def bootstrap_ci(
     return BootstrapCI(point, *_interval(values, ci))
 
 
+# ----------------------------------------------------------------------------- proportions
+class ProportionCI(NamedTuple):
+    """A proportion over slices with its interval, and the sample sizes behind it.
+
+    ``n_eff`` is the effective sample size the interval assumes: between ``patients`` (slices of
+    a patient fail together) and ``slices`` (every slice independent).
+    """
+
+    point: float
+    low: float
+    high: float
+    patients: int
+    slices: int
+    n_eff: float
+
+
+#: Interval methods of :func:`proportion_ci`.
+PROPORTION_METHODS = ("wilson", "exact")
+
+
+def proportion_ci(successes, n, *, ci: float = 0.95, method: str = "wilson") -> BootstrapCI:
+    """Confidence interval of a proportion ``successes / n``, valid at 0 and 1 too.
+
+    ``"wilson"`` is the Wilson score interval, ``"exact"`` the Clopper-Pearson interval (from
+    beta quantiles; never narrower than asked, often wider). Both accept a non-integer
+    ``successes`` and ``n``, as an effective sample size gives them (Korn and Graubard 1998).
+    At ``successes == n`` the Wilson interval is ``[n / (n + z^2), 1]``: with 20 hits out of 20
+    the true rate may still be as low as 0.83; the "rule of three" says the same (``1 - 3 / n``,
+    one-sided). A percentile bootstrap gives ``[1, 1]`` there instead: every resample of 20 hits
+    is 20 hits again.
+
+    Args:
+        successes: Number of successes, a number in ``[0, n]``.
+        n: Number of trials, a number ``> 0``.
+        ci: Confidence level in ``(0, 1)``.
+        method: ``"wilson"`` or ``"exact"``.
+
+    Returns:
+        ``BootstrapCI(point, low, high)`` with ``point = successes / n``, as Python floats.
+
+    Raises:
+        ValueError: If ``n <= 0``, ``successes`` is outside ``[0, n]``, ``ci`` outside
+            ``(0, 1)`` or ``method`` unknown.
+        TypeError: If ``successes``, ``n`` or ``ci`` is not a number.
+
+    >>> [round(v, 4) for v in proportion_ci(20, 20)]
+    [1.0, 0.8389, 1.0]
+    >>> [round(v, 4) for v in proportion_ci(0, 10, method="exact")]
+    [0.0, 0.0, 0.3085]
+    """
+    n = check_number("n", n, above=0)
+    k = check_number("successes", successes, minimum=0, maximum=n)
+    ci = check_interval("ci", ci, 0, 1, closed="neither")
+    check_choice("method", method, PROPORTION_METHODS)
+    p = k / n
+    alpha = 1 - ci
+    if method == "exact":
+        low = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
+        high = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
+        return BootstrapCI(p, low, high)
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return BootstrapCI(p, float(low), float(high))
+
+
+def effective_sample_size(hits, groups=None) -> float:
+    """How many independent slices a set of clustered 0/1 outcomes is worth (Kish's design effect).
+
+    ``n_eff = p (1 - p) / Var(p)``, where ``p`` is the share of hits and ``Var(p)`` its variance
+    when whole patients, not slices, are the independent units (the ratio estimator's
+    linearised variance, ``c / (c - 1) * sum_i (y_i - p m_i)^2 / n^2`` over the ``c`` patients
+    with ``m_i`` slices and ``y_i`` hits). The result is clipped to ``[patients, slices]``.
+    When ``p`` is 0 or 1 (or there is one patient) nothing can be estimated, and the cautious
+    end is taken: the number of patients, as if each patient were one observation.
+
+    Args:
+        hits: 0/1 or bool outcomes, one per slice ``(N,)``.
+        groups: Patient id per slice ``(N,)``; ``None``: every slice is its own patient.
+
+    Returns:
+        The effective sample size, a float in ``[patients, N]``.
+
+    Raises:
+        ValueError: If ``hits`` is empty, not 1-D or not 0/1, or ``groups`` has another length.
+        TypeError: If ``hits`` is not array-like.
+
+    >>> effective_sample_size([1, 1, 0, 0], ["a", "a", "b", "b"])  # patients fail together
+    2.0
+    >>> effective_sample_size([1, 0, 1, 0], ["a", "a", "b", "b"])  # no clustering at all
+    4.0
+    """
+    h = _to_numpy(hits, "hits")
+    if h.ndim != 1 or h.size == 0 or not np.isin(h, [0, 1]).all():
+        raise ValueError(f"hits must be a non-empty 1-D array of 0/1, got shape {h.shape}")
+    h = h.astype(np.float64)
+    n = len(h)
+    g = _check_groups(groups, n)
+    if g is None:
+        g = np.arange(n)
+    _, inverse = np.unique(g, return_inverse=True)
+    c = int(inverse.max()) + 1
+    p = float(h.mean())
+    if c < 2 or p in (0.0, 1.0):
+        return float(c)
+    m = np.bincount(inverse, minlength=c)
+    y = np.bincount(inverse, weights=h, minlength=c)
+    var = c / (c - 1) * float(np.sum((y - p * m) ** 2)) / n**2
+    if var <= 0:
+        return float(n)
+    return float(np.clip(p * (1 - p) / var, c, n))
+
+
+def clustered_proportion_ci(
+    hits, groups=None, *, ci: float = 0.95, method: str = "wilson"
+) -> ProportionCI:
+    """Interval of a proportion over slices that come in patients (:func:`proportion_ci` on n_eff).
+
+    The point is the share of hits over slices; the interval is the Wilson (or Clopper-Pearson)
+    interval for that share with the :func:`effective_sample_size` as ``n``. With no miss at
+    all (a sensitivity of 1.0), ``n`` is the number of patients: 20 patients without a miss
+    give ``[0.839, 1]``, however many slices each has.
+
+    Args:
+        hits: 0/1 or bool outcomes, one per slice ``(N,)`` (e.g. ``y_pred == k`` on the
+            slices of class ``k``: the sensitivity of ``k``).
+        groups: Patient id per slice ``(N,)``; ``None``: every slice is its own patient.
+        ci: Confidence level in ``(0, 1)``.
+        method: ``"wilson"`` or ``"exact"``.
+
+    Returns:
+        ``ProportionCI(point, low, high, patients, slices, n_eff)``.
+
+    Raises:
+        ValueError: See :func:`effective_sample_size` and :func:`proportion_ci`.
+        TypeError: See :func:`effective_sample_size` and :func:`proportion_ci`.
+
+    >>> res = clustered_proportion_ci([1] * 8, ["a", "a", "b", "b", "c", "c", "d", "d"])
+    >>> res.patients, res.slices, res.n_eff, round(res.low, 3)
+    (4, 8, 4.0, 0.51)
+    """
+    n_eff = effective_sample_size(hits, groups)
+    h = _to_numpy(hits, "hits").astype(np.float64)
+    g = np.arange(len(h)) if groups is None else _to_numpy(groups, "groups")
+    point = float(h.mean())
+    _, low, high = proportion_ci(point * n_eff, n_eff, ci=ci, method=method)
+    return ProportionCI(point, low, high, len(np.unique(g)), len(h), n_eff)
+
+
 def _macro_auroc(y_true: np.ndarray, probs: np.ndarray) -> float:
     if len(np.unique(y_true)) < probs.shape[1]:
         raise ValueError("macro AUROC needs every class in y_true")
     return float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro"))
+
+
+def _sensitivity_fn(k: int) -> Callable:
+    def fn(t, p):
+        n_k = np.sum(t == k)
+        if n_k == 0:
+            return float("nan")
+        return float(np.sum((t == k) & (p == k)) / n_k)
+
+    return fn
+
+
+#: What ``bootstrap_report`` can use for its proportions (accuracy, sensitivities).
+REPORT_PROPORTIONS = (*PROPORTION_METHODS, "bootstrap")
 
 
 def bootstrap_report(
@@ -436,57 +602,84 @@ def bootstrap_report(
     n_resamples: int = 1000,
     ci: float = 0.95,
     seed: int = 0,
+    proportions: str = "wilson",
 ) -> pd.DataFrame:
-    """Headline metrics with bootstrap confidence intervals, one row per metric.
+    """Headline metrics with confidence intervals, and how many patients stand behind each.
 
     Metrics: accuracy, balanced accuracy, macro-F1, the sensitivity of each class and, when
-    probabilities are given, macro one-vs-rest AUROC. All use the same resamples (by patient
-    when ``groups`` is given). Resamples on which a metric is undefined (macro AUROC or a
-    class's sensitivity when a class is missing from the resample) are skipped for that metric
-    and counted in the ``skipped`` column; no warning is raised.
+    probabilities are given, macro one-vs-rest AUROC.
+
+    - **Proportions** (accuracy, each sensitivity) get the Wilson interval on the effective
+      sample size (:func:`clustered_proportion_ci`; ``proportions="exact"``: Clopper-Pearson),
+      which stays valid at 0 and 1. ``proportions="bootstrap"`` uses the percentile bootstrap
+      for them too, as the other metrics: it collapses to ``[1, 1]`` for a class without a
+      miss, because every resample is then without a miss too.
+    - **The other metrics** (balanced accuracy, macro-F1, macro AUROC) get the percentile
+      bootstrap over the same resamples (by patient when ``groups`` is given). Resamples on
+      which a metric is undefined (macro AUROC when a class is missing from the resample) are
+      skipped and counted in ``skipped``. If every resample gives the same value (a perfect
+      model), the bootstrap says nothing; the row then takes the mean over classes of the
+      Wilson interval of that value with the class's number of patients as ``n`` (a cautious
+      bound), and its ``method`` says so. Not with ``proportions="bootstrap"``.
 
     Args:
         y_true: Integer labels ``(N,)``.
         y_score: Predicted labels ``(N,)`` or probabilities ``(N, C)``.
         class_names: ``C`` names in label order.
-        groups: Optional patient id per sample ``(N,)``.
+        groups: Optional patient id per sample ``(N,)``; without it every slice is its own
+            patient (so ``patients`` equals ``slices``).
         n_resamples: Number of resamples (``profile.bootstrap_samples`` in the notebooks).
         ci: Confidence level in ``(0, 1)``.
         seed: Seed of the resampling.
+        proportions: ``"wilson"``, ``"exact"`` or ``"bootstrap"``, see above.
 
     Returns:
-        DataFrame indexed by metric name with float columns ``point, low, high`` and int column
-        ``skipped``.
+        DataFrame indexed by metric name with float columns ``point, low, high``, str column
+        ``method``, int columns ``patients`` and ``slices`` (those the metric counts: for a
+        sensitivity, the patients and slices of that class), float column ``n_eff`` (the
+        effective sample size of a proportion's interval, the number of patients for a
+        bootstrap row) and int column ``skipped``. A class absent from ``y_true`` has NaN
+        sensitivity and interval.
 
     Raises:
         ValueError: On invalid inputs (see :func:`classification_report_frame` and
-            :func:`bootstrap_ci`).
+            :func:`bootstrap_ci`) or an unknown ``proportions``.
         TypeError: If ``seed`` or ``n_resamples`` is not an int, ``ci`` not a number, or labels
             are not integer.
 
     >>> y = [0, 1, 2, 0, 1, 2] * 4
-    >>> bootstrap_report(y, y, ["a", "b", "c"], n_resamples=20)
-                       point  low  high  skipped
-    accuracy             1.0  1.0   1.0        0
-    balanced accuracy    1.0  1.0   1.0        0
-    macro F1             1.0  1.0   1.0        0
-    sensitivity (a)      1.0  1.0   1.0        0
-    sensitivity (b)      1.0  1.0   1.0        0
-    sensitivity (c)      1.0  1.0   1.0        0
+    >>> frame = bootstrap_report(y, y, ["a", "b", "c"], n_resamples=20)
+    >>> frame[["point", "low", "high", "method", "patients"]].round(3)
+                       point    low  high           method  patients
+    accuracy             1.0  0.862   1.0           Wilson        24
+    balanced accuracy    1.0  0.676   1.0  Wilson by class        24
+    macro F1             1.0  0.676   1.0  Wilson by class        24
+    sensitivity (a)      1.0  0.676   1.0           Wilson         8
+    sensitivity (b)      1.0  0.676   1.0           Wilson         8
+    sensitivity (c)      1.0  0.676   1.0           Wilson         8
     """
     _check_bootstrap_args(n_resamples, ci, seed)
+    check_choice("proportions", proportions, REPORT_PROPORTIONS)
     names = [str(n) for n in class_names]
     y_true, y_pred, probs, c = labels_and_predictions(y_true, y_score, len(names))
     groups = _check_groups(groups, len(y_true))
+    ids = np.arange(len(y_true)) if groups is None else groups
+    boot_name = "slice bootstrap" if groups is None else "patient bootstrap"
+    subsets = {"accuracy": np.ones(len(y_true), dtype=bool)}
+    subsets.update({f"sensitivity ({name})": y_true == k for k, name in enumerate(names)})
+    size = {name: (len(np.unique(ids[m])), int(m.sum())) for name, m in subsets.items()}
+    class_patients = [size[f"sensitivity ({name})"][0] for name in names]
+    all_patients = size["accuracy"][0]
 
-    def _sens(k):
-        def fn(t, p):
-            n_k = np.sum(t == k)
-            if n_k == 0:
-                return float("nan")
-            return float(np.sum((t == k) & (p == k)) / n_k)
-
-        return fn
+    def boot_row(point, values, skipped, patients=all_patients):
+        low, high = _interval(values, ci)
+        method = boot_name
+        collapsed = values.size > 0 and np.ptp(values) == 0 and np.isfinite(point)
+        if collapsed and proportions != "bootstrap":
+            bounds = [proportion_ci(point * n, n, ci=ci)[1:] for n in class_patients if n]
+            low, high = (float(v) for v in np.mean(bounds, axis=0))
+            method = "Wilson by class"
+        return [point, low, high, method, float(patients), skipped]
 
     # The three headline metrics come from one confusion matrix per resample.
     headline = {"accuracy": "accuracy", "balanced accuracy": "balanced_accuracy"}
@@ -500,22 +693,41 @@ def bootstrap_report(
     for name, key in headline.items():
         values = np.array([draw[key] for draw in draws])
         values = values[np.isfinite(values)]
-        rows[name] = [point[key], *_interval(values, ci), n_resamples - values.size]
-    metrics: dict[str, tuple[Callable, np.ndarray]] = {}
+        rows[name] = boot_row(point[key], values, n_resamples - values.size)
     for k, name in enumerate(names):
-        metrics[f"sensitivity ({name})"] = (_sens(k), y_pred)
+        if proportions == "bootstrap":
+            row = f"sensitivity ({name})"
+            p, values, skipped = _bootstrap_values(
+                _sensitivity_fn(k), y_true, y_pred, groups, n_resamples, seed
+            )
+            rows[row] = boot_row(p, values, skipped, patients=size[row][0])
+    if proportions != "bootstrap":
+        label = "Wilson" if proportions == "wilson" else "Clopper-Pearson"
+        for name, mask in subsets.items():
+            if not mask.any():  # a class absent from y_true: no sensitivity
+                rows[name] = [np.nan, np.nan, np.nan, label, 0.0, 0]
+                continue
+            res = clustered_proportion_ci(
+                y_pred[mask] == y_true[mask], ids[mask], ci=ci, method=proportions
+            )
+            rows[name] = [res.point, res.low, res.high, label, res.n_eff, 0]
     if probs is not None:
-        metrics["macro AUROC"] = (_macro_auroc, probs)
-    for name, (fn, score) in metrics.items():
         try:
-            point, values, skipped = _bootstrap_values(fn, y_true, score, groups, n_resamples, seed)
-        except ValueError:  # undefined on the full data (e.g. a class missing from y_true)
-            point, values, skipped = float("nan"), np.array([]), n_resamples
-        rows[name] = [point, *_interval(values, ci), skipped]
+            p, values, skipped = _bootstrap_values(
+                _macro_auroc, y_true, probs, groups, n_resamples, seed
+            )
+        except ValueError:  # undefined on the full data (a class missing from y_true)
+            p, values, skipped = float("nan"), np.array([]), n_resamples
+        rows["macro AUROC"] = boot_row(p, values, skipped)
     frame = pd.DataFrame.from_dict(
-        rows, orient="index", columns=["point", "low", "high", "skipped"]
+        rows, orient="index", columns=["point", "low", "high", "method", "n_eff", "skipped"]
     )
-    frame["skipped"] = frame["skipped"].astype(np.int64)
+    frame.insert(4, "patients", [size.get(name, size["accuracy"])[0] for name in frame.index])
+    frame.insert(5, "slices", [size.get(name, size["accuracy"])[1] for name in frame.index])
+    frame = frame.astype({"point": float, "low": float, "high": float, "n_eff": float})
+    frame[["patients", "slices", "skipped"]] = frame[["patients", "slices", "skipped"]].astype(
+        np.int64
+    )
     return frame
 
 

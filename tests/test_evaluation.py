@@ -11,6 +11,7 @@ from course_lib.evaluation import (
     TTA_VIEWS,
     Predictions,
     collect_predictions,
+    errors_by_patient,
     model_card,
     most_confident_mistakes,
     predict_split,
@@ -205,3 +206,49 @@ def test_model_card_checks_arguments(kwargs, error, message):
     args = {"name": "m", "metrics": _metrics(), "data": "d"} | kwargs
     with pytest.raises(error, match=message):
         model_card(**args)
+
+
+def test_model_card_shows_the_patients_behind_each_number():
+    frame = pd.DataFrame(
+        {
+            "point": [0.9, 1.0],
+            "low": [0.8, 0.84],
+            "high": [0.95, 1.0],
+            "method": ["patient bootstrap", "Wilson"],
+            "patients": [80, 20],
+            "slices": [320, 80],
+        },
+        index=["balanced accuracy", "sensitivity (pituitary)"],
+    )
+    card = model_card(name="m", metrics=frame, data="d")
+    assert "| metric | value | patients | slices | interval |" in card
+    assert "| sensitivity (pituitary) | 1.000 (95% CI 0.840 to 1.000) | 20 | 80 | Wilson |" in card
+    assert "*Wilson*: the Wilson score interval" in card
+
+
+def test_errors_by_patient():
+    y = [0, 0, 0, 1, 1, 2, 2, 2]
+    pred = [0, 1, 2, 1, 1, 2, 0, 0]
+    ids = ["a", "a", "a", "b", "b", "c", "c", "c"]
+    table = errors_by_patient(y, pred, ids, ["x", "y", "z"])
+    assert list(table.index) == ["a", "c", "b"]  # most wrong slices first, then by class
+    assert table["wrong"].tolist() == [2, 2, 0]
+    assert table["slices"].tolist() == [3, 3, 2]
+    assert table.loc["c", "predicted as"] == "x: 2"
+    assert table.loc["a", "predicted as"] in ("y: 1, z: 1", "z: 1, y: 1")
+    assert table.loc["b", "accuracy"] == 1.0
+    assert table["true"].tolist() == ["x", "z", "y"]
+    probs = np.eye(3)[pred].astype(float)
+    assert errors_by_patient(y, probs, ids, ["x", "y", "z"]).equals(table)
+
+
+def test_errors_by_patient_ties_by_class_then_id():
+    table = errors_by_patient([1, 0, 1, 0], [0, 1, 0, 1], ["p", "q", "r", "s"], ["x", "y"])
+    assert list(table.index) == ["q", "s", "p", "r"]
+
+
+def test_errors_by_patient_raises():
+    with pytest.raises(ValueError, match="one id per slice"):
+        errors_by_patient([0, 1], [0, 1], ["a"], ["x", "y"])
+    with pytest.raises(ValueError, match="labels must be < 2"):
+        errors_by_patient([0, 2], [0, 1], ["a", "b"], ["x", "y"])

@@ -25,6 +25,8 @@ from course_lib.metrics import (
     check_labels,
     check_probs,
     classification_report_frame,
+    clustered_proportion_ci,
+    effective_sample_size,
     expected_calibration_error,
     fit_temperature,
     headline_metrics,
@@ -32,6 +34,7 @@ from course_lib.metrics import (
     one_vs_rest_curves,
     one_vs_rest_frame,
     predict_with_threshold,
+    proportion_ci,
     reliability_curve,
     threshold_for_sensitivity,
 )
@@ -263,7 +266,8 @@ def _raise_boom(t, p):
 def test_bootstrap_report(classified):
     y, probs, _, groups = classified
     frame = bootstrap_report(y, probs, NAMES, groups=groups, n_resamples=40, seed=1)
-    assert list(frame.columns) == ["point", "low", "high", "skipped"]
+    columns = ["point", "low", "high", "method", "patients", "slices", "n_eff", "skipped"]
+    assert list(frame.columns) == columns
     assert "macro AUROC" in frame.index
     assert "sensitivity (glioma)" in frame.index
     assert (frame["low"] <= frame["point"]).all()
@@ -273,8 +277,63 @@ def test_bootstrap_report(classified):
     auroc = roc_auc_score(y, probs, multi_class="ovr")
     assert frame.loc["macro AUROC", "point"] == pytest.approx(auroc)
     assert frame["skipped"].sum() == 0
-    acc = bootstrap_ci(accuracy_score, y, pred, groups=groups, n_resamples=40, seed=1)
+    # proportions: Wilson on the effective sample size; the rest: the patient bootstrap
+    assert frame.loc["accuracy", "method"] == "Wilson"
+    acc = clustered_proportion_ci(pred == y, groups)
+    assert tuple(frame.loc["accuracy", ["point", "low", "high"]]) == pytest.approx(acc[:3])
+    assert frame.loc["balanced accuracy", "method"] == "patient bootstrap"
+    bal = bootstrap_ci(balanced_accuracy_score, y, pred, groups=groups, n_resamples=40, seed=1)
+    assert tuple(frame.loc["balanced accuracy", ["point", "low", "high"]]) == pytest.approx(bal)
+    glioma = y == 0
+    assert frame.loc["sensitivity (glioma)", "patients"] == len(np.unique(groups[glioma]))
+    assert frame.loc["sensitivity (glioma)", "slices"] == glioma.sum()
+    assert frame.loc["accuracy", ["patients", "slices"]].tolist() == [100, 400]
+
+
+def test_bootstrap_report_bootstrap_proportions_as_before(classified):
+    y, probs, _, groups = classified
+    frame = bootstrap_report(
+        y, probs, NAMES, groups=groups, n_resamples=40, seed=1, proportions="bootstrap"
+    )
+    acc = bootstrap_ci(accuracy_score, y, probs.argmax(1), groups=groups, n_resamples=40, seed=1)
     assert tuple(frame.loc["accuracy", ["point", "low", "high"]]) == pytest.approx(acc)
+    assert set(frame["method"]) == {"patient bootstrap"}
+
+
+def test_bootstrap_report_perfect_class_is_not_a_point():
+    """The bug of issue 11: a class without a miss got the interval [1, 1]."""
+    y = np.repeat([0, 1], 40)
+    groups = np.repeat(np.arange(20), 4)  # 10 patients per class
+    pred = y.copy()
+    pred[[0, 1, 4]] = 1  # class 0 misses 3 slices of 2 patients; class 1 misses none
+    boot = bootstrap_report(
+        y, pred, ["a", "b"], groups=groups, n_resamples=50, proportions="bootstrap"
+    )
+    assert boot.loc["sensitivity (b)", ["low", "high"]].tolist() == [1.0, 1.0]
+    frame = bootstrap_report(y, pred, ["a", "b"], groups=groups, n_resamples=50)
+    row = frame.loc["sensitivity (b)"]
+    assert row["point"] == 1.0 and row["high"] == 1.0
+    assert row["low"] == pytest.approx(10 / (10 + 1.959964**2))  # Wilson, n = 10 patients
+    assert (row["patients"], row["slices"], row["n_eff"]) == (10, 40, 10.0)
+    exact = bootstrap_report(
+        y, pred, ["a", "b"], groups=groups, n_resamples=50, proportions="exact"
+    )
+    assert exact.loc["sensitivity (b)", "low"] == pytest.approx(0.025 ** (1 / 10))
+    assert exact.loc["sensitivity (b)", "method"] == "Clopper-Pearson"
+    assert (frame["high"] - frame["low"] > 0).all()
+
+
+def test_bootstrap_report_perfect_model_falls_back_to_wilson_by_class():
+    y = np.repeat([0, 1, 2], 40)
+    groups = np.repeat(np.arange(30), 4)  # 10 patients per class: no resample misses a class
+    probs = np.full((120, 3), 0.1)
+    probs[np.arange(120), y] = 0.8
+    frame = bootstrap_report(y, probs, ["a", "b", "c"], groups=groups, n_resamples=30)
+    wilson_10 = proportion_ci(10, 10)
+    for row in ("balanced accuracy", "macro F1", "macro AUROC"):
+        assert frame.loc[row, "method"] == "Wilson by class"
+        assert frame.loc[row, "low"] == pytest.approx(wilson_10.low)
+        assert frame.loc[row, "high"] == 1.0
 
 
 def test_bootstrap_report_counts_skips_for_rare_class():
@@ -282,9 +341,11 @@ def test_bootstrap_report_counts_skips_for_rare_class():
     probs = np.full((61, 3), 0.2)
     probs[np.arange(61), y] = 0.6
     frame = bootstrap_report(y, probs, ["a", "b", "c"], n_resamples=100, seed=0)
-    skipped = frame.loc["sensitivity (c)", "skipped"]
+    skipped = frame.loc["macro AUROC", "skipped"]
     assert 20 < skipped < 50  # P(missing) = (60/61)^61, about 0.37
-    assert frame.loc["macro AUROC", "skipped"] == skipped
+    assert frame.loc["sensitivity (c)", "skipped"] == 0  # a Wilson interval needs no resample
+    boot = bootstrap_report(y, probs, ["a", "b", "c"], n_resamples=100, proportions="bootstrap")
+    assert boot.loc["sensitivity (c)", "skipped"] == skipped
     assert frame.loc["accuracy", "skipped"] == 0
 
 
@@ -292,7 +353,95 @@ def test_bootstrap_report_labels_only_and_absent_class():
     frame = bootstrap_report([0, 0, 1, 1], [0, 1, 1, 1], ["a", "b", "c"], n_resamples=10)
     assert "macro AUROC" not in frame.index
     assert np.isnan(frame.loc["sensitivity (c)", "point"])
-    assert frame.loc["sensitivity (c)", "skipped"] == 10
+    assert frame.loc["sensitivity (c)", ["patients", "slices"]].tolist() == [0, 0]
+    boot = bootstrap_report(
+        [0, 0, 1, 1], [0, 1, 1, 1], ["a", "b", "c"], n_resamples=10, proportions="bootstrap"
+    )
+    assert boot.loc["sensitivity (c)", "skipped"] == 10
+
+
+def test_bootstrap_report_raises():
+    with pytest.raises(ValueError, match="proportions"):
+        bootstrap_report([0, 1], [0, 1], ["a", "b"], proportions="percentile")
+
+
+# ----------------------------------------------------------------------------- proportions
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (1, 1), (17, 40)])
+@pytest.mark.parametrize(("method", "scipy_method"), [("wilson", "wilson"), ("exact", "exact")])
+def test_proportion_ci_matches_scipy(k, n, method, scipy_method):
+    from scipy.stats import binomtest
+
+    ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method=scipy_method)
+    got = proportion_ci(k, n, method=method)
+    assert got.point == k / n
+    assert (got.low, got.high) == pytest.approx((ref.low, ref.high), abs=1e-9)
+
+
+def test_proportion_ci_known_values():
+    # Wilson 10/10: [n / (n + z^2), 1]; Clopper-Pearson 10/10: [0.025^(1/10), 1]
+    assert proportion_ci(10, 10).low == pytest.approx(0.7225, abs=1e-4)
+    assert proportion_ci(10, 10, method="exact").low == pytest.approx(0.6915, abs=1e-4)
+    assert proportion_ci(0, 30).high == pytest.approx(0.1135, abs=1e-4)
+    low, high = proportion_ci(50, 100, ci=0.9)[1:]
+    assert (low, high) == pytest.approx((0.4188, 0.5812), abs=1e-4)
+
+
+def test_proportion_ci_raises():
+    with pytest.raises(ValueError, match="n must be > 0"):
+        proportion_ci(0, 0)
+    with pytest.raises(ValueError, match="successes must be"):
+        proportion_ci(11, 10)
+    with pytest.raises(TypeError, match="successes must be a number"):
+        proportion_ci("3", 10)
+    with pytest.raises(ValueError, match="method"):
+        proportion_ci(3, 10, method="jeffreys")
+    with pytest.raises(ValueError, match="ci must be"):
+        proportion_ci(3, 10, ci=1.0)
+
+
+def test_effective_sample_size_between_patients_and_slices(rng):
+    groups = np.repeat(np.arange(50), 4)
+    independent = rng.random(200) < 0.8
+    clustered = np.repeat(rng.random(50) < 0.8, 4)
+    n_ind = effective_sample_size(independent, groups)
+    assert 100 < n_ind <= 200
+    assert effective_sample_size(clustered, groups) == 50.0  # whole patients right or wrong
+    assert effective_sample_size(np.ones(200, bool), groups) == 50.0  # nothing to estimate
+    assert effective_sample_size(independent) == 200.0  # no groups: every slice counts
+
+
+def test_effective_sample_size_matches_the_cluster_variance(rng):
+    groups = np.repeat(np.arange(30), 5)
+    hits = (rng.random(150) < np.repeat(rng.uniform(0.5, 1, 30), 5)).astype(int)
+    p = hits.mean()
+    per_patient = hits.reshape(30, 5).mean(axis=1)  # equal sizes: var(p) = var(means) / c
+    var = per_patient.var(ddof=1) / 30
+    expected = np.clip(p * (1 - p) / var, 30, 150)
+    assert effective_sample_size(hits, groups) == pytest.approx(expected)
+
+
+def test_clustered_proportion_ci(rng):
+    groups = np.repeat(np.arange(20), 4)
+    hits = np.ones(80, bool)
+    res = clustered_proportion_ci(hits, groups)
+    assert (res.patients, res.slices, res.n_eff) == (20, 80, 20.0)
+    assert res[:3] == pytest.approx(proportion_ci(20, 20))
+    hits[:3] = False
+    res = clustered_proportion_ci(hits, groups, method="exact")
+    assert res.point == pytest.approx(77 / 80)
+    ref = proportion_ci(res.point * res.n_eff, res.n_eff, method="exact")
+    assert res[:3] == pytest.approx(ref)
+
+
+def test_clustered_proportion_raises():
+    with pytest.raises(ValueError, match="0/1"):
+        effective_sample_size([0, 2])
+    with pytest.raises(ValueError, match="0/1"):
+        effective_sample_size([])
+    with pytest.raises(ValueError, match="groups must have shape"):
+        clustered_proportion_ci([0, 1], groups=[0])
+    with pytest.raises(TypeError, match="hits must be array-like"):
+        effective_sample_size([[0, 1], [1]])
 
 
 # ----------------------------------------------------------------------------- calibration

@@ -6,10 +6,13 @@ import pandas as pd
 import pytest
 
 from course_lib.config import CLASS_NAMES
+from course_lib.evaluation import errors_by_patient
 from course_lib.metrics import bootstrap_report
 from course_lib.plotting import (
+    class_colors,
     plot_class_balance,
     plot_confusion_matrix,
+    plot_errors_by_patient,
     plot_metric_intervals,
     plot_pr_curves,
     plot_reliability_diagram,
@@ -90,6 +93,34 @@ def test_roc_curves_absent_class(ax):
     assert "c (no positives)" in _legend(ax)
 
 
+def test_curves_differ_by_style_and_zoom(ax, predictions):
+    y, probs = predictions
+    plot_roc_curves(y, probs, ax=ax, zoom=(0, 0.2, 0.8, 1.0))
+    lines = ax.lines[:4]
+    assert [line.get_linestyle() for line in lines[:3]] == ["-", "--", "-."]
+    assert lines[3].get_linestyle() != "-"  # dash-dot-dot
+    assert lines[0].get_linewidth() > lines[-1].get_linewidth()  # first drawn widest
+    assert [line.get_color() for line in lines] == class_colors(4)
+    assert ax.get_xlim() == pytest.approx((-0.004, 0.204))
+    assert ax.get_ylim() == pytest.approx((0.796, 1.004))
+    assert ax.get_title().endswith("zoomed")
+
+
+@pytest.mark.parametrize(
+    ("zoom", "error"),
+    [
+        ((0, 0.2, 0.8), TypeError),
+        ("corner", TypeError),
+        ((0.5, 0.2, 0, 1), ValueError),
+        ((0, 1.2, 0, 1), ValueError),
+    ],
+)
+def test_curves_zoom_raises(ax, predictions, zoom, error):
+    y, probs = predictions
+    with pytest.raises(error, match="zoom must"):
+        plot_pr_curves(y, probs, ax=ax, zoom=zoom)
+
+
 def test_pr_curves(ax, predictions):
     y, probs = predictions
     plot_pr_curves(y, probs, ax=ax)
@@ -102,10 +133,15 @@ def test_pr_curves(ax, predictions):
 def test_reliability_diagram(ax, predictions):
     y, probs = predictions
     plot_reliability_diagram(probs, y, n_bins=10, ax=ax)
-    assert len(ax.patches) == int((np.bincount((probs.max(1) * 10).astype(int)) > 0).sum())
+    counts = np.bincount((probs.max(1) * 10).astype(int), minlength=10)
+    assert len(ax.patches) == int((counts > 0).sum())
+    assert _texts(ax) == [str(c) for c in counts if c > 0]  # slices per bin, left to right
+    alphas = [p.get_alpha() for p in ax.patches]
+    assert alphas[int(np.argmax(counts[counts > 0]))] == max(alphas)  # fullest bin darkest
     legend = _legend(ax)
     assert any(t.startswith("model (ECE 0.") for t in legend)
     assert "perfect calibration" in legend
+    assert ax.get_legend().get_title().get_text() == "numbers: slices per bin"
 
 
 def test_reliability_diagram_raises(ax):
@@ -151,7 +187,18 @@ def test_metric_intervals(ax, predictions):
     assert [t.get_text() for t in ax.get_yticklabels()] == list(frame.index)
     assert ax.get_yticks()[0] > ax.get_yticks()[-1]  # first metric on top
     acc = frame.loc["accuracy"]
-    assert f"{acc['point']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}]" in _texts(ax)
+    label = f"{acc['point']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}], 120 patients"
+    assert label in _texts(ax)
+
+
+def test_metric_intervals_methods_and_patients(ax, predictions):
+    y, probs = predictions
+    frame = bootstrap_report(y, probs, groups=np.arange(len(y)) // 3, n_resamples=30)
+    plot_metric_intervals(frame, ax=ax)
+    assert _legend(ax) == ["Wilson", "patient bootstrap"]
+    row = frame.loc["sensitivity (glioma)"]
+    label = f"{row['point']:.3f} [{row['low']:.3f}, {row['high']:.3f}], {row['patients']} patients"
+    assert label in _texts(ax)
 
 
 def test_metric_intervals_nan_row_has_no_label(ax):
@@ -174,3 +221,25 @@ def test_default_axes_is_current():
     ax = plot_class_balance([0, 1, 2, 3])
     assert ax is fig.gca()
     plt.close(fig)
+
+
+def test_errors_by_patient_plot(ax):
+    table = errors_by_patient(
+        [0, 0, 1, 1, 2, 2], [0, 1, 0, 0, 2, 2], ["a", "a", "b", "b", "c", "c"], ["x", "y", "z"]
+    )
+    out = plot_errors_by_patient(table, ["x", "y", "z"], ax=ax)
+    assert out is ax
+    assert _legend(ax) == ["slices of the patient", "wrong (y)", "wrong (x)"]  # bar order
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == [2, 2, 2, 2, 1]  # grey bars for slices, then wrong per class
+    assert ax.get_title() == "Wrong slices per patient: 3 in 2 of 3 patients"
+
+
+def test_errors_by_patient_plot_raises(ax):
+    with pytest.raises(TypeError, match="DataFrame"):
+        plot_errors_by_patient({"true": ["x"]}, ax=ax)
+    with pytest.raises(ValueError, match="missing"):
+        plot_errors_by_patient(pd.DataFrame({"true": ["x"]}), ax=ax)
+    table = pd.DataFrame({"true": ["astro"], "slices": [2], "wrong": [1]})
+    with pytest.raises(ValueError, match="unknown classes"):
+        plot_errors_by_patient(table, ax=ax)
