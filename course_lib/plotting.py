@@ -105,7 +105,7 @@ def plot_slice(
     if title is not None:
         ax.set_title(title, fontsize="small")
     if sides is not None:
-        style = {"va": "center", "color": "gold", "fontsize": "x-small", "fontweight": "bold"}
+        style = {"va": "center", "color": "gold", "fontsize": "small", "fontweight": "bold"}
         for x, label, align in ((0.02, sides[0], "left"), (0.98, sides[1], "right")):
             ax.text(x, 0.5, str(label), transform=ax.transAxes, ha=align, **style)
     if colorbar is not None:

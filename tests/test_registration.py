@@ -4,7 +4,13 @@ import SimpleITK as sitk
 from phantoms import make_head
 
 from course_lib.preprocessing import dice
-from course_lib.registration import apply_transform, register
+from course_lib.registration import (
+    apply_transform,
+    recover_motion,
+    register,
+    rigid_motion,
+    transform_error,
+)
 
 
 def _moved(image, mask, tx):
@@ -120,3 +126,73 @@ def test_apply_transform_errors():
         apply_transform(np.eye(4), sitk.Euler3DTransform(), np.eye(4))
     with pytest.raises(ValueError, match="interpolation"):
         apply_transform(np.eye(4), sitk.Euler2DTransform(), np.eye(4), interpolation="cubic")
+
+
+def test_rigid_motion_turns_about_the_centre_and_shifts():
+    image = np.zeros((5, 5))
+    image[4, 2] = 1.0  # below the centre
+    turned = apply_transform(image, rigid_motion((5, 5), angle=90), image)
+    assert np.argwhere(turned > 0.5).tolist() == [[2, 4]]  # right of it: anticlockwise
+    shifted = apply_transform(image, rigid_motion((5, 5), angle=0, shift=(-1.0, 0.0)), image)
+    assert np.argwhere(shifted > 0.5).tolist() == [[4, 3]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"shape": (5,), "angle": 1}, ValueError, "shape must be"),
+        ({"shape": (5, 5), "angle": "1"}, TypeError, "angle"),
+        ({"shape": (5, 5), "angle": 1, "shift": (1.0,)}, ValueError, "shift must be two"),
+        ({"shape": (5, 5), "angle": 1, "shift": (1.0, None)}, TypeError, "shift"),
+    ],
+)
+def test_rigid_motion_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rigid_motion(kwargs.pop("shape"), **kwargs)
+
+
+def test_transform_error_is_zero_for_the_truth_and_grows_with_the_miss():
+    img, brain = make_head(64)
+    motion = rigid_motion(img.shape, angle=8, shift=(3.0, -2.0))
+    assert transform_error(motion.GetInverse(), motion, brain) == pytest.approx(0.0, abs=1e-9)
+    assert transform_error(sitk.Euler2DTransform(), motion, brain) > 3.0  # no correction
+    moving = apply_transform(img, motion, img)
+    _, fitted = register(moving, img)
+    assert transform_error(fitted, motion, brain) < 1.5  # recovered to about a pixel
+
+
+def test_transform_error_rejects_bad_arguments():
+    tx = sitk.TranslationTransform(2)
+    mask = np.ones((4, 4), bool)
+    with pytest.raises(TypeError, match="fitted must be"):
+        transform_error("rigid", tx, mask)
+    with pytest.raises(TypeError, match="motion must be"):
+        transform_error(tx, None, mask)
+    with pytest.raises(TypeError, match="mask must be a bool numpy array"):
+        transform_error(tx, tx, [[True]])
+    with pytest.raises(TypeError, match="mask must be a bool array"):
+        transform_error(tx, tx, mask.astype(int))
+    with pytest.raises(ValueError, match="they must match"):
+        transform_error(tx, sitk.TranslationTransform(3), mask)
+    with pytest.raises(ValueError, match="mask is empty"):
+        transform_error(tx, tx, ~mask)
+
+
+def test_recover_motion_scores_a_known_motion_before_and_after():
+    img, brain = make_head(64)
+    motion = rigid_motion(img.shape, angle=8, shift=(3.0, -2.0))
+    scores = recover_motion(img, img, brain, motion, seed=1)
+    assert list(scores) == ["Dice before", "Dice after", "error before (px)", "error after (px)"]
+    assert scores["Dice before"] < 0.95 < scores["Dice after"]
+    assert scores["error before (px)"] > 3.0 > 1.5 > scores["error after (px)"]
+
+
+def test_recover_motion_rejects_bad_arguments():
+    img, brain = make_head(32)
+    motion = rigid_motion(img.shape, angle=5)
+    with pytest.raises(TypeError, match="motion must be"):
+        recover_motion(img, img, brain, "rigid")
+    with pytest.raises(TypeError, match="mask must be a bool array"):
+        recover_motion(img, img, brain.astype(int), motion)
+    with pytest.raises(ValueError, match="must have one shape"):
+        recover_motion(img, img[:16], brain, motion)
