@@ -725,6 +725,75 @@ def plot_overlay(fixed, moving, *, ax: Axes | None = None, title: str | None = N
     return ax
 
 
+# ----------------------------------------------------------------------------- throughput
+def plot_throughput(
+    speeds,
+    *,
+    reference: float | None = None,
+    reference_label: str = "model",
+    label: str = "loader",
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Dot plot of images per second on a log axis, one row per setting, with a reference line.
+
+    A dot, not a bar: on a log axis a bar's length depends on where the axis happens to start,
+    so it says nothing. Each dot is labelled with its value; the x-axis has plain-number ticks at
+    1, 2 and 5 times the powers of ten (no crowded minor labels).
+
+    Args:
+        speeds: ``{setting: images per second}`` (a dict or ``pandas.Series``), positive
+            numbers, drawn top to bottom in their order.
+        reference: Optional images per second drawn as a dashed vertical line (e.g. what the
+            model can learn from), or ``None``.
+        reference_label: Legend label of the reference line.
+        label: Legend label of the dots.
+        ax: Axes to draw on (default: the current axes).
+        title: Axes title.
+
+    Returns:
+        The axes: one line of dots (labelled ``label`` in the legend, first), the reference
+        line after it, one text per dot.
+
+    Raises:
+        ValueError: If ``speeds`` is empty or holds a value that is not positive, or
+            ``reference`` is not positive.
+        TypeError: If ``speeds`` is not a mapping or ``pandas.Series``.
+    """
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter  # lazy: rare
+
+    check_type("speeds", speeds, (dict, pd.Series), "a dict or pandas.Series of images/s")
+    values = pd.Series(speeds, dtype=float)
+    if values.empty:
+        raise ValueError("speeds is empty; pass at least one {setting: images per second}")
+    if not (np.isfinite(values) & (values > 0)).all():
+        raise ValueError(f"speeds must be positive numbers, got {values.to_dict()}")
+    if reference is not None and not reference > 0:
+        raise ValueError(f"reference must be a positive number or None, got {reference!r}")
+    ax = _eval_axes(ax)
+    colors = class_colors(2)
+    rows = np.arange(len(values))
+    label_style = {"textcoords": "offset points", "ha": "center", "va": "bottom", "fontsize": 9}
+    ax.plot(values.to_numpy(), rows, "o", color=colors[0], markersize=8, label=label)
+    for row, value in zip(rows, values, strict=True):
+        ax.annotate(f"{value:,.0f}/s", (value, row), xytext=(0, 7), **label_style)
+    if reference is not None:
+        ax.axvline(reference, color=colors[1], linestyle="--", label=reference_label)
+    ax.set_yticks(rows, [str(name) for name in values.index])
+    ax.set_ylim(len(values) - 0.4, -0.7)  # first setting on top, room for its label
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    known = [values.min(), values.max()] + ([reference] if reference is not None else [])
+    ax.set_xlim(min(known) / 1.6, max(known) * 1.6)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlabel("images per second (log scale; higher is faster)")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
 # ----------------------------------------------------------------------------- intensities
 def plot_site_histograms(
     images,

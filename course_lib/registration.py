@@ -69,7 +69,8 @@ def register(
 
     Check the result (e.g. brain-mask Dice): on thin 3D slabs, where out-of-plane motion moves
     anatomy out of the field of view, the optimiser can diverge (see
-    ``benchmarks/preprocessing.py``), while 2D slices register reliably there.
+    ``benchmarks/preprocessing.py``); 2D slices usually register to within a pixel, even across
+    contrasts, but not always (lesson 02 measures FLAIR onto T1 over many patients).
 
     Args:
         moving: ``(H, W)`` or ``(D, H, W)`` image to move, any real dtype.

@@ -153,3 +153,43 @@ def test_plot_class_balance_colours_splits_with_the_colour_blind_palette():
     first = [tuple(np.round(c.patches[0].get_facecolor()[:3], 3)) for c in ax.containers]
     assert first == [tuple(np.round(c, 3)) for c in class_colors(2)]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test"]  # bar order
+
+
+def test_plot_throughput_draws_dots_not_bars_on_a_log_axis_with_plain_ticks():
+    import matplotlib.ticker
+
+    from course_lib.plotting import plot_throughput
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    speeds = {"no augmentation": 2900.0, "augmentation": 1250.0, "+ cache": 1500.0}
+    out = plot_throughput(speeds, reference=31.0, reference_label="SimpleCNN", ax=ax, title="t")
+    assert out is ax and ax.get_xscale() == "log" and ax.get_title() == "t"
+    assert len(ax.patches) == 0  # no bars
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(speeds)
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # first setting on top
+    assert [t.get_text() for t in ax.texts] == ["2,900/s", "1,250/s", "1,500/s"]
+    assert ax.get_legend_handles_labels()[1] == ["loader", "SimpleCNN"]  # dots first
+    assert isinstance(ax.xaxis.get_minor_formatter(), matplotlib.ticker.NullFormatter)
+    fig.canvas.draw()
+    shown = [t for t in ax.get_xticklabels() if t.get_text()]
+    lo, hi = ax.get_xlim()
+    inside = [t.get_text() for t in shown if lo <= t.get_position()[0] <= hi]
+    assert inside == ["20", "50", "100", "200", "500", "1,000", "2,000"]
+    boxes = [t.get_window_extent() for t in shown if lo <= t.get_position()[0] <= hi]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:], strict=False))  # no overlap
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (({},), {}, ValueError, "speeds is empty"),
+        (({"a": 0.0},), {}, ValueError, "positive numbers"),
+        (({"a": 10.0},), {"reference": -1.0}, ValueError, "reference must be"),
+        (([10.0],), {}, TypeError, "speeds must be"),
+    ],
+)
+def test_plot_throughput_rejects_bad_arguments(args, kwargs, error, match):
+    from course_lib.plotting import plot_throughput
+
+    with pytest.raises(error, match=match):
+        plot_throughput(*args, **kwargs)
