@@ -164,7 +164,11 @@ def plot_image_grid(
         ncols = min(ncols, n)
         nrows = -(-n // ncols)
         _, axes = plt.subplots(
-            nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows), squeeze=False
+            nrows,
+            ncols,
+            figsize=(panel_size * ncols, panel_size * nrows),
+            squeeze=False,
+            layout="constrained",  # titles of one row never run into the panels above
         )
     axes = np.asarray(axes, dtype=object)
     axes = axes.reshape(1, -1) if axes.ndim < 2 else axes
