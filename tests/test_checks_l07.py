@@ -42,11 +42,19 @@ def threshold_for_sensitivity(y, scores, target):
     return float(positives[int(np.ceil(target * len(positives))) - 1])
 
 
+def wilson_interval(k, n, z):
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 REFERENCE = [
     (l07.check_sensitivity_specificity, sensitivity_specificity),
     (l07.check_patient_bootstrap_indices, patient_bootstrap_indices),
     (l07.check_expected_calibration_error, expected_calibration_error),
     (l07.check_threshold_for_sensitivity, threshold_for_sensitivity),
+    (l07.check_wilson_interval, wilson_interval),
 ]
 
 
@@ -122,6 +130,22 @@ def too_high(y, scores, target):
     return float(np.sort(scores[y == 1])[::-1][int(target * (y == 1).sum()) - 1] + 0.01)
 
 
+def wald(k, n, z):
+    p = k / n
+    half = z * np.sqrt(p * (1 - p) / n)
+    return p - half, p + half
+
+
+def wald_clipped_inside(k, n, z):
+    if k in (0, n):
+        return wilson_interval(k, n, z)
+    return wald(k, n, z)
+
+
+def wilson_one_value(k, n, z):
+    return wilson_interval(k, n, z)[0]
+
+
 @pytest.mark.parametrize(
     ("checker", "wrong", "message"),
     [
@@ -134,6 +158,9 @@ def too_high(y, scores, target):
         (l07.check_expected_calibration_error, confidence_one_out_of_range, "LAST bin"),
         (l07.check_threshold_for_sensitivity, too_low, "largest threshold"),
         (l07.check_threshold_for_sensitivity, too_high, "below the target"),
+        (l07.check_wilson_interval, wald, "a point"),
+        (l07.check_wilson_interval, wald_clipped_inside, "Wald interval's"),
+        (l07.check_wilson_interval, wilson_one_value, "expected a pair"),
     ],
 )
 def test_l07_checks_catch_typical_mistakes_with_a_hint(checker, wrong, message):

@@ -6,6 +6,7 @@ import numpy as np
 
 from course_lib.checks import check, expect, fail
 from course_lib.metrics import expected_calibration_error as reference_ece
+from course_lib.metrics import proportion_ci
 
 
 def _confusion() -> np.ndarray:
@@ -218,4 +219,45 @@ def check_threshold_for_sensitivity(threshold_for_sensitivity) -> None:
             f"with target {target} your threshold {float(got):.2f} reaches the sensitivity, but "
             f"the largest threshold that does is {want}.",
             "A lower threshold than needed costs specificity: take the highest one that works.",
+        )
+
+
+@check(
+    "wilson_interval",
+    hint="centre = (p + z**2 / (2 n)) / (1 + z**2 / n); half = z / (1 + z**2 / n) * "
+    "sqrt(p (1 - p) / n + z**2 / (4 n**2)); return (centre - half, centre + half).",
+)
+def check_wilson_interval(wilson_interval) -> None:
+    """Check ``wilson_interval(k, n, z) -> (low, high)``, the Wilson score interval of k / n."""
+    z = 1.959963984540054
+    for k, n in ((20, 20), (0, 10), (7, 10), (1, 3), (45, 50)):
+        got = wilson_interval(k, n, z)
+        expect(
+            isinstance(got, tuple | list) and len(got) == 2,
+            f"wilson_interval({k}, {n}, z) returned {got!r}; expected a pair (low, high).",
+            "End with `return low, high`.",
+        )
+        low, high = float(got[0]), float(got[1])
+        want = proportion_ci(k, n)
+        p = k / n
+        wald = p - z * np.sqrt(p * (1 - p) / n)
+        if k == n and np.isclose(low, 1.0):
+            fail(
+                f"for {k} hits out of {n} you returned the interval [{low:.3f}, {high:.3f}]: "
+                "a point, as the percentile bootstrap gives.",
+                "That is the Wald interval p +- z sqrt(p (1 - p) / n), which collapses at 0 and "
+                "1. The Wilson interval adds z**2 / (4 n**2) under the root and moves the centre.",
+            )
+        if 0 < k < n and np.isclose(low, wald) and not np.isclose(low, want.low):
+            fail(
+                f"for {k}/{n} your lower bound {low:.4f} is the Wald interval's; expected the "
+                f"Wilson {want.low:.4f}.",
+                "Centre the interval at (p + z**2 / (2 n)) / (1 + z**2 / n), not at p.",
+            )
+        expect(
+            np.isclose(low, want.low, atol=1e-6) and np.isclose(high, want.high, atol=1e-6),
+            f"wilson_interval({k}, {n}, z) is [{low:.4f}, {high:.4f}]; expected "
+            f"[{want.low:.4f}, {want.high:.4f}].",
+            "p = k / n; centre = (p + z**2 / (2 n)) / (1 + z**2 / n); half = z / (1 + z**2 / n) "
+            "* sqrt(p (1 - p) / n + z**2 / (4 n**2)).",
         )
