@@ -163,12 +163,13 @@ def plot_image_grid(
         ncols = check_int("ncols", ncols, minimum=1)
         ncols = min(ncols, n)
         nrows = -(-n // ncols)
+        lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles else 0
         _, axes = plt.subplots(
             nrows,
             ncols,
             figsize=(panel_size * ncols, panel_size * nrows),
             squeeze=False,
-            layout="constrained",  # titles of one row never run into the panels above
+            gridspec_kw={"hspace": 0.1 + 0.13 * lines},  # room for the titles between the rows
         )
     axes = np.asarray(axes, dtype=object)
     axes = axes.reshape(1, -1) if axes.ndim < 2 else axes

@@ -193,3 +193,15 @@ def test_plot_throughput_rejects_bad_arguments(args, kwargs, error, match):
 
     with pytest.raises(error, match=match):
         plot_throughput(*args, **kwargs)
+
+
+def test_plot_image_grid_leaves_room_between_rows_for_two_line_titles(rng):
+    images = rng.random((4, 8, 8))
+    one = plot_image_grid(images, titles=list("abcd"), ncols=2)
+    two = plot_image_grid(images, titles=["a\nb"] * 4, ncols=2)
+    fig = two[0, 0].figure
+    fig.canvas.draw()
+    title = two[1, 0].title.get_window_extent()
+    above = two[0, 0].get_window_extent()
+    assert title.y1 < above.y0  # the second row's titles stay below the first row's panels
+    assert two[0, 0].get_gridspec().hspace > one[0, 0].get_gridspec().hspace
