@@ -2,6 +2,9 @@
 
 - per-class sensitivity, specificity, precision and F1: :func:`classification_report_frame`;
 - confidence intervals by (patient-level) bootstrap: :func:`bootstrap_ci`, :func:`bootstrap_report`;
+- intervals of proportions that stay valid at 0 and 1 (Wilson, Clopper-Pearson), on an effective
+  sample size when slices come in patients: :func:`proportion_ci`,
+  :func:`effective_sample_size`, :func:`clustered_proportion_ci`;
 - calibration: :func:`expected_calibration_error`, :func:`reliability_curve`,
   :func:`fit_temperature`, :func:`apply_temperature`;
 - moving the decision after training: :func:`threshold_for_sensitivity`,
