@@ -592,6 +592,71 @@ def plot_metric_intervals(frame, *, ax: Axes | None = None) -> Axes:
 
 
 # ----------------------------------------------------------------------------- training plots
+def plot_interval_bars(
+    frame,
+    *,
+    ax: Axes | None = None,
+    colors=None,
+    xlabel: str = "value",
+    legend_title: str | None = None,
+    xlim: tuple[float, float] = (0.0, 1.0),
+) -> Axes:
+    """Horizontal bars in groups, each with its interval as an error bar.
+
+    Groups (e.g. methods) run top to bottom in the order they first appear in ``frame``, and
+    within a group the bars (e.g. classes) run top to bottom in their order; the legend lists
+    the bars in that same order.
+
+    Args:
+        frame: A DataFrame with a two-level index ``(group, bar)`` and columns ``point``,
+            ``low`` and ``high`` (e.g. ``Comparison.summary()`` of one test set and some
+            metrics). A NaN interval draws the bar without an error bar.
+        ax: Axes to draw on (default: the current axes).
+        colors: One colour per bar name; default :func:`class_colors`.
+        xlabel: Label of the value axis.
+        legend_title: Title of the legend.
+        xlim: Range of the value axis.
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: If a column is missing, ``frame`` is empty, its index does not have two
+            levels, or ``colors`` has fewer colours than there are bar names.
+        TypeError: If ``frame`` is not a DataFrame.
+    """
+    check_type("frame", frame, pd.DataFrame, "a pandas DataFrame")
+    missing = [c for c in ("point", "low", "high") if c not in frame.columns]
+    if missing or frame.empty or frame.index.nlevels != 2:
+        raise ValueError(
+            "frame needs rows, a two-level index (group, bar) and the columns point, low, high "
+            f"(index levels {frame.index.nlevels}, missing columns {missing})"
+        )
+    groups = list(dict.fromkeys(frame.index.get_level_values(0)))
+    bars = list(dict.fromkeys(frame.index.get_level_values(1)))
+    colors = class_colors(len(bars)) if colors is None else list(colors)
+    if len(colors) < len(bars):
+        raise ValueError(f"colors has {len(colors)} colours for {len(bars)} bars: {bars}")
+    ax = _eval_axes(ax)
+    height = 0.8 / len(bars)
+    centres = np.arange(len(groups))[::-1].astype(float)
+    for j, (bar, color) in enumerate(zip(bars, colors, strict=False)):
+        y = centres + 0.4 - (j + 0.5) * height
+        rows = frame.reindex([(g, bar) for g in groups])
+        point = rows["point"].to_numpy(dtype=float)
+        err = np.vstack([point - rows["low"].to_numpy(float), rows["high"].to_numpy(float) - point])
+        err = np.nan_to_num(np.clip(err, 0, None))
+        ax.barh(y, point, height=height, color=color, label=str(bar))
+        ax.errorbar(point, y, xerr=err, fmt="none", ecolor="black", elinewidth=1, capsize=2)
+    ax.set_yticks(centres, [str(g) for g in groups])
+    ax.set_ylim(-0.5, len(groups) - 0.5)
+    ax.set_xlim(*xlim)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(title=legend_title, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return ax
+
+
 def plot_learning_curves(
     metrics, *, ax: Axes | None = None, metric: str = "loss", kept_epoch: int | None = None
 ) -> Axes:
