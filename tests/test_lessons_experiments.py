@@ -13,11 +13,17 @@ from course_lib import models
 from course_lib.config import PROFILES
 from course_lib.data import BrainMRIDataModule
 from course_lib.lessons.experiments import (
+    PRETRAINING_SITES,
     STRATEGIES,
+    PretrainedBackbone,
     compare_transfer,
+    corpus_table,
     imagenet_first_conv,
+    load_backbone_weights,
     patient_subset,
+    pretrain_backbone,
     pretrained_weights_available,
+    pretraining_spec,
     run_experiment,
     subset_loader,
 )
@@ -148,7 +154,8 @@ def test_compare_transfer_same_budget_three_strategies(tiny_data, tmp_path, monk
         tiny_data, root_dir=tmp_path, patients_per_class=2, profile=TINY, **TRAINER
     )
     assert list(table.index) == list(STRATEGIES)
-    assert table["ImageNet weights"].tolist() == [False, True, True]
+    assert table["starts from"].tolist() == ["random weights", "ImageNet", "ImageNet"]
+    assert table["kept epoch"].tolist() == [0, 0, 0]
     assert table.loc["frozen", "trainable parameters"] == 512 * 4 + 4
     assert table.loc["fine-tuned", "% trainable"] == 100.0
     for strategy, run in runs.items():  # the table reports each run's own test metrics
@@ -173,11 +180,136 @@ def test_compare_transfer_offline_says_so_in_the_table(tiny_data, tmp_path, offl
         table, _ = compare_transfer(
             tiny_data, root_dir=tmp_path, strategies=["frozen"], profile=TINY, **TRAINER
         )
-    assert table["ImageNet weights"].dtype == bool
-    assert table["ImageNet weights"].tolist() == [False]
+    assert table["starts from"].tolist() == ["random (no ImageNet weights here)"]
 
 
 def test_compare_transfer_checks_strategies(tiny_data, tmp_path):
     for strategies in ([], ["frozen", "linear probe"]):
         with pytest.raises(ValueError, match="strategies must be a non-empty selection"):
             compare_transfer(tiny_data, root_dir=tmp_path, strategies=strategies)
+
+
+def test_pretrained_weights_available_can_stay_quiet(offline):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the lesson says it in its own words
+        assert pretrained_weights_available("resnet18", warn=False) is False
+
+
+def test_pretraining_spec_has_other_patients_and_scanners_than_the_lessons():
+    lesson = SyntheticSpec.from_profile("cpu")
+    corpus = pretraining_spec("cpu")
+    assert corpus.seed != lesson.seed
+    assert not set(corpus.sites) & {"site_A", "site_B", "site_C"}  # the lessons' sites=3
+    assert corpus.sites == PRETRAINING_SITES
+    assert corpus.per_class > lesson.per_class and corpus.contrast == lesson.contrast
+    with pytest.raises(ValueError, match="no pretraining recipe for profile 'laptop'"):
+        pretraining_spec(PROFILES["cpu"].with_overrides(name="laptop"))
+
+
+def test_corpus_table_counts_the_patients_the_generator_draws(tiny_data):
+    table = corpus_table({"tiny": tiny_data.synthetic, "corpus": pretraining_spec("smoke")})
+    assert list(table.columns) == ["tiny", "corpus"]
+    assert table.loc["patients", "tiny"] == tiny_data.index["patient_id"].nunique()
+    assert table.loc["slices", "tiny"] == len(tiny_data.index)
+    assert table.loc["scanner sites", "tiny"] == "A, B, C"
+    assert table.loc["scanner sites", "corpus"] == "D, E"
+    with pytest.raises(ValueError, match="at least one SyntheticSpec"):
+        corpus_table({})
+    with pytest.raises(TypeError, match=r"specs\['x'\] must be a SyntheticSpec"):
+        corpus_table({"x": 3})
+
+
+def _pretrained(backbone="resnet18", seed=0):
+    """A PretrainedBackbone made by hand: a random network's weights, as if pretrained."""
+    torch.manual_seed(seed)
+    state = models.build_backbone(backbone, pretrained=False).state_dict()
+    return PretrainedBackbone(
+        backbone=backbone,
+        state_dict=state,
+        corpus=pretraining_spec("smoke"),
+        epochs=1,
+        test={},
+        seconds=0.0,
+        best_epoch=0,
+        path=None,
+        cached=False,
+    )
+
+
+def test_load_backbone_weights_copies_all_but_the_head():
+    weights = _pretrained(seed=1)
+    torch.manual_seed(2)
+    model = models.TumorClassifier(backbone="resnet18")
+    head = model.backbone.fc.weight.detach().clone()
+    load_backbone_weights(model, weights)
+    torch.testing.assert_close(model.backbone.conv1.weight, weights.state_dict["conv1.weight"])
+    torch.testing.assert_close(
+        model.backbone.bn1.running_var, weights.state_dict["bn1.running_var"]
+    )
+    torch.testing.assert_close(model.backbone.fc.weight.detach(), head)  # the head stays new
+    with pytest.raises(ValueError, match="do not fit this model's backbone"):
+        load_backbone_weights(model, _pretrained("simple_cnn"))
+    grey = models.TumorClassifier(backbone="resnet18", in_channels=3)
+    with pytest.raises(ValueError, match="do not fit"):
+        load_backbone_weights(grey, weights)
+    with pytest.raises(TypeError, match="weights must be a PretrainedBackbone"):
+        load_backbone_weights(model, weights.state_dict)
+
+
+@pytest.mark.slow
+def test_compare_transfer_starts_from_the_course_backbone(tiny_data, tmp_path, capsys):
+    weights = _pretrained(seed=3)
+    table, runs = compare_transfer(
+        tiny_data,
+        root_dir=tmp_path,
+        patients_per_class=2,
+        weights=weights,
+        profile=TINY,
+        **TRAINER,
+    )
+    assert list(table.index) == list(STRATEGIES)
+    course = "MRI corpus (pretrain_backbone)"
+    assert table["starts from"].tolist() == ["random weights", course, course]
+    frozen = runs["frozen"].model.backbone
+    torch.testing.assert_close(
+        frozen.layer1[0].conv1.weight, weights.state_dict["layer1.0.conv1.weight"]
+    )
+    heads = [run.model.backbone.fc.weight for run in runs.values()]
+    assert not torch.equal(heads[1], weights.state_dict["fc.weight"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == list(STRATEGIES)
+    with pytest.raises(ValueError, match="pretrained for 'simple_cnn', not for backbone"):
+        compare_transfer(tiny_data, root_dir=tmp_path, weights=_pretrained("simple_cnn"))
+    with pytest.raises(TypeError, match="weights must be a PretrainedBackbone or None"):
+        compare_transfer(tiny_data, root_dir=tmp_path, weights=weights.state_dict)
+
+
+@pytest.mark.slow
+def test_pretrain_backbone_trains_saves_then_loads(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))  # the corpus goes here
+    first = pretrain_backbone(profile=TINY, seed=1)
+    assert not first.cached and first.path.parent == tmp_path / "data" / "pretrained"
+    assert first.path.name.startswith("resnet18-smoke-synthetic-32px-16pc-")
+    assert first.path.is_file() and first.best_epoch == 0
+    fresh = models.build_backbone("resnet18", pretrained=False)
+    assert set(first.state_dict) == set(fresh.state_dict())
+    out = capsys.readouterr().out
+    assert "pretraining resnet18 from random weights on the MRI corpus" in out
+    assert "saved the pretrained weights to" in out
+    again = pretrain_backbone(profile=TINY, seed=1)
+    assert again.cached and again.test == first.test and again.seconds == first.seconds
+    torch.testing.assert_close(again.state_dict, first.state_dict)
+    assert capsys.readouterr().out.startswith("loaded resnet18, pretrained for 1 epochs")
+    first.path.write_bytes(b"not a checkpoint")
+    redone = pretrain_backbone(profile=TINY, seed=1, verbose=False)
+    assert not redone.cached and capsys.readouterr().out == ""
+    assert pretrain_backbone(profile=TINY, seed=1, retrain=True, verbose=False).cached is False
+
+
+def test_pretrain_backbone_checks_arguments(tmp_path):
+    with pytest.raises(ValueError, match="Unknown backbone 'resnet999'"):
+        pretrain_backbone("resnet999", profile=TINY, cache_dir=tmp_path)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        pretrain_backbone(profile=TINY, cache_dir=tmp_path, seed=1.5)
+    with pytest.raises(ValueError, match="no pretraining recipe"):
+        pretrain_backbone(profile=TINY.with_overrides(name="mine"), cache_dir=tmp_path)
