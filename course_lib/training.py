@@ -57,7 +57,7 @@ KNOWN_WARNINGS = (
     (r"`isinstance\(treespec, LeafSpec\)`", FutureWarning),
     # the course keeps two ModelCheckpoints on purpose (best and last); "best" is the first
     (
-        r"`\.test\(ckpt_path=\"best\"\)` is called with Trainer configured with multiple",
+        r"`\.(test|validate)\(ckpt_path=\"best\"\)` is called with Trainer configured with",
         UserWarning,
     ),
     # a few dozen cached slices load fastest in the main process
