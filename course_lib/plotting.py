@@ -716,8 +716,14 @@ def plot_learning_curves(
             mark = None
         if mark is not None:
             ax.scatter([mark], [val[mark]], s=120, facecolors="none", edgecolors="black", zorder=3)
+            right_half = mark > (metrics.index.min() + metrics.index.max()) / 2
             ax.annotate(
-                text, (mark, val[mark]), xytext=(5, 5), textcoords="offset points", fontsize="small"
+                text,
+                (mark, val[mark]),
+                xytext=(-8, 8) if right_half else (8, 8),  # inside the axes, clear of the circle
+                textcoords="offset points",
+                ha="right" if right_half else "left",
+                fontsize="small",
             )
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric.replace("_", " "))

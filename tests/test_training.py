@@ -258,6 +258,7 @@ def test_plot_learning_curves_draws_both_stages_and_best_epoch():
     assert [line.get_label() for line in ax.get_lines()] == ["train", "val", "checkpoint kept"]
     np.testing.assert_allclose(ax.get_lines()[2].get_xdata(), [2, 2])
     assert [t.get_text() for t in ax.texts] == ["kept: epoch 2, val 1.000"]
+    assert ax.texts[0].get_ha() == "right"  # a mark in the right half: text to its left, inside
     plt.close(fig)
 
 
