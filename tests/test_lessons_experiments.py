@@ -118,7 +118,7 @@ def test_run_experiment_trains_tests_and_reads_curves(tiny_data, tmp_path, capsy
     assert run.best_epoch == 0  # one epoch: its checkpoint is the one kept
     kept = run.metrics.loc[0, "val/balanced_accuracy"]
     line = capsys.readouterr().out.strip()
-    assert line.startswith(f"tiny run: 1 epochs in {run.seconds:.0f} s, kept epoch 0 ")
+    assert line.startswith(f"tiny run: 1 epoch in {run.seconds:.0f} s, kept epoch 0 ")
     assert f"(val balanced accuracy {kept:.3f})" in line
     assert line.endswith(f"test {run.test['test/balanced_accuracy']:.3f}")
     run_experiment(

@@ -7,7 +7,10 @@
 - :func:`pretrained_weights_available`: whether ImageNet weights can be had on this machine;
 - :func:`imagenet_first_conv`: a backbone's first, RGB, convolution as ImageNet trained it;
 - :func:`compare_transfer`: the same backbone from scratch, frozen and fine-tuned, with the same
-  data, seed and budget, in one table.
+  data, seed and budget, in one table;
+- :func:`pretraining_spec`, :func:`corpus_table`, :func:`pretrain_backbone` and
+  :func:`load_backbone_weights`: the course's own pretrained backbone, trained (and cached) on a
+  second synthetic corpus of other patients and scanners, for transfer learning offline.
 """
 
 from __future__ import annotations
@@ -238,7 +241,7 @@ def run_experiment(
 def _run_line(run: RunResult) -> str:
     """One line that sums up a finished run (what :func:`run_experiment` prints)."""
     epochs = int(run.metrics["train/loss"].notna().sum()) if "train/loss" in run.metrics else 0
-    line = f"{run.name}: {epochs} epochs in {run.seconds:.0f} s"
+    line = f"{run.name}: {epochs} epoch{'' if epochs == 1 else 's'} in {run.seconds:.0f} s"
     if run.best_epoch is not None and run.best_epoch in run.metrics.index:
         kept = run.metrics.loc[run.best_epoch].get("val/balanced_accuracy", float("nan"))
         line += f", kept epoch {run.best_epoch} (val balanced accuracy {kept:.3f})"
