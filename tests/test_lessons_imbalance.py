@@ -294,7 +294,7 @@ def test_compare_methods_trains_and_adds_post_hoc_rows(tmp_path, monkeypatch, ca
         "cross-entropy, seed 1",
         "cross-entropy, seed 2",
     ]
-    assert "1 epochs in" in lines[0] and "val balanced accuracy" in lines[0]
+    assert "1 epoch in" in lines[0] and "val balanced accuracy" in lines[0]
     assert comparison.rows == ["cross-entropy", "CE + prior correction", "CE + threshold (glioma)"]
     assert comparison.test_sets == ["balanced", "imbalanced"]
     scores = comparison.scores()

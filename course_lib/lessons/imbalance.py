@@ -304,8 +304,9 @@ class MethodResult:
     def line(self) -> str:
         """One line that sums up the run (what :func:`train_method` prints)."""
         val = metrics_row(self.val.y_true, self.val.y_pred)["balanced accuracy"]
+        epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
         return (
-            f"{self.method}, seed {self.seed}: {self.epochs} epochs in {self.seconds:.0f} s, "
+            f"{self.method}, seed {self.seed}: {epochs} in {self.seconds:.0f} s, "
             f"val balanced accuracy {val:.2f}"
         )
 
