@@ -194,6 +194,17 @@ def plot_image_grid(
 
 
 # ----------------------------------------------------------------------------- evaluation plots
+def _check_table(name: str, table, columns: tuple[str, ...], source: str) -> None:
+    """Raise unless ``table`` is a non-empty DataFrame with ``columns`` (made by ``source``)."""
+    check_type(name, table, pd.DataFrame, "a pandas DataFrame")
+    missing = [c for c in columns if c not in table.columns]
+    if missing or table.empty:
+        raise ValueError(
+            f"{name} needs rows and the columns {', '.join(columns)} (missing {missing}); "
+            f"use {source}"
+        )
+
+
 def _eval_axes(ax: Axes | None) -> Axes:
     return plt.gca() if ax is None else ax
 
@@ -536,13 +547,7 @@ def plot_metric_intervals(frame, *, ax: Axes | None = None) -> Axes:
         ValueError: If a column is missing or ``frame`` is empty.
         TypeError: If ``frame`` is not a DataFrame.
     """
-    check_type("frame", frame, pd.DataFrame, "a pandas DataFrame")
-    missing = [c for c in ("point", "low", "high") if c not in frame.columns]
-    if missing or frame.empty:
-        raise ValueError(
-            f"frame needs rows and the columns point, low, high (missing {missing}); "
-            "use course_lib.metrics.bootstrap_report"
-        )
+    _check_table("frame", frame, ("point", "low", "high"), "course_lib.metrics.bootstrap_report")
     ax = _eval_axes(ax)
     y = np.arange(len(frame))[::-1]
     point = frame["point"].to_numpy(dtype=float)
@@ -959,13 +964,9 @@ def plot_errors_by_patient(table, class_names=None, *, ax: Axes | None = None) -
         TypeError: If ``table`` is not a DataFrame.
         ValueError: If it is empty, lacks a column or names an unknown class.
     """
-    check_type("table", table, pd.DataFrame, "a pandas DataFrame")
-    missing = [c for c in ("true", "slices", "wrong") if c not in table.columns]
-    if missing or table.empty:
-        raise ValueError(
-            f"table needs rows and the columns true, slices, wrong (missing {missing}); "
-            "use course_lib.evaluation.errors_by_patient"
-        )
+    _check_table(
+        "table", table, ("true", "slices", "wrong"), "course_lib.evaluation.errors_by_patient"
+    )
     names = [str(n) for n in (CLASS_NAMES if class_names is None else class_names)]
     truth = table["true"].astype(str).to_numpy()
     unknown = sorted(set(truth) - set(names))
