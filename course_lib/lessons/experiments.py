@@ -206,25 +206,22 @@ def run_experiment(
         **trainer_overrides,
     }
     data.setup()
-    with training.quiet_lightning():
-        trainer = training.make_trainer(
-            profile, root_dir=folder, seed=seed, logger=CSVLogger(folder, name="logs"), **kwargs
-        )
-        start = time.perf_counter()
-        if train_loader is None:
-            trainer.fit(model, datamodule=data)
-        else:
-            trainer.fit(
-                model, train_dataloaders=train_loader, val_dataloaders=data.val_dataloader()
-            )
-        seconds = time.perf_counter() - start
-        best = trainer.checkpoint_callback.best_model_path or None
-        best_epoch = None
-        if best:
-            checkpoint = torch.load(best, map_location="cpu", weights_only=True)
-            model.load_state_dict(checkpoint["state_dict"])
-            best_epoch = int(checkpoint["epoch"])
-        (test,) = trainer.test(model, dataloaders=data.test_dataloader(), verbose=False)
+    trainer = training.make_trainer(
+        profile, root_dir=folder, seed=seed, logger=CSVLogger(folder, name="logs"), **kwargs
+    )
+    start = time.perf_counter()
+    if train_loader is None:
+        trainer.fit(model, datamodule=data)
+    else:
+        trainer.fit(model, train_dataloaders=train_loader, val_dataloaders=data.val_dataloader())
+    seconds = time.perf_counter() - start
+    best = trainer.checkpoint_callback.best_model_path or None
+    best_epoch = None
+    if best:
+        checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+        model.load_state_dict(checkpoint["state_dict"])
+        best_epoch = int(checkpoint["epoch"])
+    (test,) = trainer.test(model, dataloaders=data.test_dataloader(), verbose=False)
     result = RunResult(
         name=name,
         model=model,

@@ -393,12 +393,11 @@ def train_method(
     }
     folder = os.path.join(os.fspath(root_dir), f"{method.replace(' ', '_')}-seed{seed}")
     start = time.perf_counter()
-    with training.quiet_lightning():
-        # through the module, so that a test can stand in for the trainer
-        trainer = training.make_trainer(profile, root_dir=folder, seed=seed, **trainer_kwargs)
-        options = dict(MODEL_OPTIONS if model_options is None else model_options)
-        model = TumorClassifier(**options, **model_kwargs)
-        trainer.fit(model, datamodule=data)
+    # through the module, so that a test can stand in for the trainer
+    trainer = training.make_trainer(profile, root_dir=folder, seed=seed, **trainer_kwargs)
+    options = dict(MODEL_OPTIONS if model_options is None else model_options)
+    model = TumorClassifier(**options, **model_kwargs)
+    trainer.fit(model, datamodule=data)
     seconds = time.perf_counter() - start
     result = MethodResult(
         method=method,
