@@ -299,7 +299,7 @@ def test_pretrain_backbone_trains_saves_then_loads(tmp_path, monkeypatch, capsys
     again = pretrain_backbone(profile=TINY, seed=1)
     assert again.cached and again.test == first.test and again.seconds == first.seconds
     torch.testing.assert_close(again.state_dict, first.state_dict)
-    assert capsys.readouterr().out.startswith("loaded resnet18, pretrained for 1 epochs")
+    assert capsys.readouterr().out.startswith("loaded resnet18, pretrained for 1 epoch on")
     first.path.write_bytes(b"not a checkpoint")
     redone = pretrain_backbone(profile=TINY, seed=1, verbose=False)
     assert not redone.cached and capsys.readouterr().out == ""

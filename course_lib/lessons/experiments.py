@@ -548,7 +548,8 @@ def _pretrained_line(result: PretrainedBackbone) -> str:
     """One line on where a pretrained backbone comes from and how well it learned its corpus."""
     score = result.test.get("test/balanced_accuracy", float("nan"))
     return (
-        f"loaded {result.backbone}, pretrained for {result.epochs} epochs on the MRI corpus "
+        f"loaded {result.backbone}, pretrained for {result.epochs} "
+        f"epoch{'' if result.epochs == 1 else 's'} on the MRI corpus "
         f"(in {result.seconds:.0f} s; test balanced accuracy on the corpus {score:.3f}), "
         f"from {result.path}"
     )
