@@ -12,13 +12,14 @@ TORCH ?=
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install lab data test unit notebooks lint format exercises setup-cells clean-notebooks clean
+.PHONY: help install lab data test unit notebooks lint format exercises grade setup-cells clean-notebooks clean
 
 help:
 	@echo "make lab        install, prepare the default dataset, open JupyterLab on notebooks/"
 	@echo "make test       install, then the whole suite (unit tests, doctests, lint, every notebook)"
 	@echo "make unit       unit tests and doctests only (fast)"
-	@echo "make exercises  regenerate exercises/ from solutions/"
+	@echo "make exercises  regenerate exercises/ (and the nbgrader metadata) from solutions/"
+	@echo "make grade      the nbgrader round trip (generate, autograde) on every lesson"
 	@echo "make setup-cells  rewrite the first (setup) cell of every notebook"
 	@echo "TORCH=cpu       with the first install: CPU-only PyTorch (no NVIDIA GPU, about 1 GB)"
 	@echo "make format     ruff format + autofix"
@@ -44,7 +45,7 @@ lab: $(STAMP) data
 
 test: $(STAMP)
 	COURSE_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile \
-		tests course_lib --nbval-lax --nbval-current-env notebooks solutions $(PYTEST_ARGS)
+		tests course_lib --nbval-lax --nbval-current-env notebooks solutions exercises $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	COURSE_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -n 2 tests course_lib $(PYTEST_ARGS)
@@ -59,6 +60,10 @@ format: $(STAMP)
 
 exercises: $(STAMP)
 	$(PY) -m course_lib.exercises
+
+grade: $(STAMP)
+	COURSE_PROFILE=smoke MPLBACKEND=Agg NBGRADER_LESSONS=all $(PY) -m pytest -n 2 \
+		tests/test_nbgrader.py $(PYTEST_ARGS)
 
 setup-cells: $(STAMP)
 	$(PY) -m course_lib.colab

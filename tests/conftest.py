@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 from phantoms import blob, write
 
+from course_lib import checks
 from course_lib.config import CLASS_NAMES
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 #: The real MRI sample beside the repository (absent in a user's clone and may be absent in CI).
 REAL_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "brain-mri-sample"
+
+
+@pytest.fixture(autouse=True)
+def _checks_raise(monkeypatch):
+    """In tests a failed check raises CheckFailed (in a notebook it prints to stderr)."""
+    monkeypatch.setattr(checks, "RAISE_FAILURES", True)
 
 
 @pytest.fixture
