@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from course_lib.checks import CheckFailed, l06
 
@@ -24,8 +25,21 @@ def correct_for_priors(probs, train_priors):
     return adjusted / adjusted.sum(axis=1, keepdims=True)
 
 
+def sampler_weights(labels):
+    return 1.0 / np.bincount(labels)[labels]
+
+
+def focal_loss(logits, target, gamma):
+    log_p = torch.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    return (-((1 - log_p.exp()) ** gamma) * log_p).mean()
+
+
 REFERENCE = [
     (l06.check_balanced_accuracy, balanced_accuracy),
+    (l06.check_balanced_accuracy_more, balanced_accuracy),
+    (l06.check_sampler_weights, sampler_weights),
+    (l06.check_focal_loss, focal_loss),
+    (l06.check_focal_loss_more, focal_loss),
     (l06.check_inverse_frequency_weights, inverse_frequency_weights),
     (l06.check_correct_for_priors, correct_for_priors),
 ]
@@ -39,7 +53,7 @@ def test_l06_checks_pass_on_solution(checker, answer, capsys):
 
 @pytest.mark.parametrize(("checker", "answer"), REFERENCE)
 def test_l06_checks_say_not_answered_on_stub(checker, answer):
-    with pytest.raises(CheckFailed, match=r"(?s)not answered yet.*Hint: average the recall"):
+    with pytest.raises(CheckFailed, match=r"(?s)not answered yet.*Hint: "):
         checker(stub)
 
 
@@ -81,9 +95,77 @@ def in_place(probs, train_priors):
     return probs
 
 
+def per_class_weights(labels):
+    return 1.0 / np.bincount(labels)
+
+
+def frequency_per_slice(labels):
+    counts = np.bincount(labels)
+    return counts[labels] / len(labels)
+
+
+def unnormalised_per_slice(labels):
+    return np.ones(len(labels))
+
+
+def inverse_count_scaled(labels):
+    return 2.0 / np.bincount(labels)[labels]
+
+
+def sampler_from_library(labels):
+    from course_lib.losses import sampler_weights as library
+
+    return library(labels)
+
+
+def focal_wrong_factor(logits, target, gamma):
+    log_p = torch.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    return (-(log_p.exp() ** gamma) * log_p).mean()
+
+
+def focal_summed(logits, target, gamma):
+    log_p = torch.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    return (-((1 - log_p.exp()) ** gamma) * log_p).sum()
+
+
+def focal_numpy(logits, target, gamma):
+    return float(focal_loss(logits, target, gamma))
+
+
+def focal_wrong_class(logits, target, gamma):
+    return focal_loss(logits, torch.zeros_like(target), gamma)
+
+
+def focal_log_of_softmax(logits, target, gamma):
+    p = torch.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    return (-((1 - p) ** gamma) * torch.log(p)).mean()
+
+
+def focal_from_library(logits, target, gamma):
+    from course_lib.losses import FocalLoss
+
+    return FocalLoss(gamma=gamma)(logits, target)
+
+
+def balanced_over_predicted(y_true, y_pred):
+    return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in np.unique(y_pred)]))
+
+
 @pytest.mark.parametrize(
     ("checker", "wrong", "message"),
     [
+        (l06.check_balanced_accuracy_more, balanced_over_predicted, "always predicting 7"),
+        (l06.check_sampler_weights, per_class_weights, "one weight per CLASS"),
+        (l06.check_sampler_weights, frequency_per_slice, "LARGER weights"),
+        (l06.check_sampler_weights, unnormalised_per_slice, "not drawn equally often"),
+        (l06.check_sampler_weights, inverse_count_scaled, "wrong values"),
+        (l06.check_sampler_weights, sampler_from_library, "calls sampler_weights"),
+        (l06.check_focal_loss, focal_wrong_factor, "p\\*\\*gamma"),
+        (l06.check_focal_loss, focal_summed, "the sum over the batch"),
+        (l06.check_focal_loss, focal_numpy, "expected a torch tensor"),
+        (l06.check_focal_loss, focal_wrong_class, "gamma=0 gave"),
+        (l06.check_focal_loss, focal_from_library, "calls FocalLoss"),
+        (l06.check_focal_loss_more, focal_log_of_softmax, "not finite"),
         (l06.check_balanced_accuracy, plain_accuracy, "plain accuracy"),
         (l06.check_balanced_accuracy, over_all_labels, "never true"),
         (l06.check_inverse_frequency_weights, frequencies, "frequencies"),
