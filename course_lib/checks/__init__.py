@@ -109,11 +109,11 @@ def expect_array(
         fail(f"{what} has the right shape but wrong values (largest difference {worst:.4g}).", hint)
 
 
-def _names_used(code) -> set[str]:
+def names_used(code) -> set[str]:
     names = set(code.co_names)
     for const in code.co_consts:
         if hasattr(const, "co_names"):
-            names |= _names_used(const)
+            names |= names_used(const)
     return names
 
 
@@ -140,7 +140,7 @@ def expect_own_code(answer: Callable, *forbidden: str, exercise: str) -> None:
     Hint: The exercise is to write it yourself; the library's version is for checking afterwards.
     """
     code = getattr(answer, "__code__", None)
-    used = _names_used(code) if code is not None else set()
+    used = names_used(code) if code is not None else set()
     for name in forbidden:
         expect(
             name not in used,

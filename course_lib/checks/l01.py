@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from course_lib.checks import _names_used, check, expect, expect_array, expect_own_code, fail
+from course_lib.checks import check, expect, expect_array, expect_own_code, fail, names_used
 from course_lib.config import CLASS_NAMES
 
 # --------------------------------------------------------------------------- spin_echo_signal
@@ -439,7 +439,7 @@ def check_average_hash(average_hash) -> None:
         exercise="average_hash",
     )
     expect(
-        "imagehash" not in _names_used(average_hash.__code__),
+        "imagehash" not in names_used(average_hash.__code__),
         "average_hash uses the imagehash package.",
         "The exercise is to write the hash yourself; the library's hashes are for comparing "
         "afterwards.",
