@@ -315,7 +315,7 @@ def check_clip_percentiles(clip_percentiles) -> None:
 
 
 def _landmarks(percentiles, values):
-    from course_lib.preprocessing import HistogramLandmarks
+    from course_lib.preprocessing import HistogramLandmarks  # lazy: no answer as l02 name
 
     return HistogramLandmarks(
         percentiles=np.asarray(percentiles, dtype=np.float64),
@@ -335,7 +335,9 @@ def _nyul_case(shape=(16, 16), seed=0) -> tuple[np.ndarray, np.ndarray]:
 
 def _nyul(image, mask, landmarks, *, use_mask=True, clamp=False) -> np.ndarray:
     """The landmark mapping (the library's, or a typical mistake of it)."""
-    from course_lib.preprocessing import apply_histogram_standardization
+    from course_lib.preprocessing import (  # lazy: no answer as l02 name
+        apply_histogram_standardization,
+    )
 
     if clamp:
         source = np.percentile(image[mask], landmarks.percentiles)
@@ -530,7 +532,7 @@ def check_cv_in_mask(cv_in_mask) -> None:
 
 def _motions():
     """A rigid motion, an imperfect correction, a mask that is not symmetric, on a 12x16 grid."""
-    from course_lib.registration import rigid_motion
+    from course_lib.registration import rigid_motion  # lazy: no answer as l02 name
 
     shape = (12, 16)
     motion = rigid_motion(shape, angle=10, shift=(1.5, -2.0))
@@ -606,7 +608,10 @@ def _error_mistake(got: float, fitted, motion, mask) -> None:
 )
 def check_registration_error(registration_error) -> None:
     """Check ``registration_error(fitted, motion, mask) -> float`` against ``transform_error``."""
-    from course_lib.registration import rigid_motion, transform_error
+    from course_lib.registration import (  # lazy: no answer as l02 name
+        rigid_motion,
+        transform_error,
+    )
 
     expect_own_code(
         registration_error, "transform_error", "recover_motion", exercise="registration_error"

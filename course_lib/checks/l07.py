@@ -172,7 +172,7 @@ def _auroc_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
 )
 def check_auroc(auroc) -> None:
     """Check ``auroc(y, scores) -> float`` against scikit-learn's ``roc_auc_score``."""
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # lazy: l07 must not offer the answer as a name
 
     expect_own_code(
         auroc,
