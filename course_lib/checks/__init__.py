@@ -110,6 +110,7 @@ def expect_array(
 
 
 def names_used(code) -> set[str]:
+    """Return the global and attribute names a code object uses, nested functions included."""
     names = set(code.co_names)
     for const in code.co_consts:
         if hasattr(const, "co_names"):

@@ -22,21 +22,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from course_lib.checks import check, expect, expect_array, expect_own_code, fail
+from course_lib.checks import check, expect, expect_array, expect_own_code, fail, names_used
 
 
 def _uses(answer, *names: str) -> list[str]:
     """The names among ``names`` that a function's code uses (nested functions included)."""
-
-    def collect(code) -> set[str]:
-        found = set(code.co_names)
-        for const in code.co_consts:
-            if hasattr(const, "co_names"):
-                found |= collect(const)
-        return found
-
     code = getattr(answer, "__code__", None)
-    used = collect(code) if code is not None else set()
+    used = names_used(code) if code is not None else set()
     return [name for name in names if name in used]
 
 
