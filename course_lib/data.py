@@ -12,9 +12,15 @@ randomness, such as dropout).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import inspect
+import os
+import tempfile
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,8 +32,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from course_lib import datasets, transforms
 from course_lib._validation import check_choice, check_int, check_number, check_type
-from course_lib.config import CLASS_NAMES, epoch_seed, get_profile
-from course_lib.datasets.audit import check_index
+from course_lib.config import CLASS_NAMES, data_dir, epoch_seed, get_profile
+from course_lib.datasets.audit import DUPLICATE_THRESHOLD, check_index, duplicate_groups
 from course_lib.datasets.readers import check_classes
 from course_lib.synthetic_spec import SyntheticSpec
 
@@ -62,6 +68,97 @@ def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
 
 
+def load_resized(path: str | os.PathLike, size: int) -> np.ndarray:
+    """Read one image as grayscale and resize it: (size, size) uint8.
+
+    Raises:
+        UnreadableImageError: If the file cannot be read; the message says how to skip such files.
+    """
+    try:
+        raw = datasets.load_image(path)
+    except datasets.UnreadableImageError as error:
+        raise datasets.UnreadableImageError(
+            f"{error} To leave such files out, open every image first with "
+            "skip_unreadable=True (command line: --data.skip_unreadable true)."
+        ) from error
+    return resize_uint8(raw, size)
+
+
+def slice_cache_key(paths: Sequence[str | os.PathLike], size: int) -> str:
+    """A name for the decoded slices of ``paths`` at ``size``: it changes when any file does.
+
+    Made of the size and each file's absolute path, byte size and modification time, so a
+    re-encoded, replaced or renamed image gives a new key (and a new cache file).
+    """
+    digest = hashlib.sha1(f"slices {size}\n".encode())
+    for path in paths:
+        info = os.stat(path)
+        digest.update(f"{os.path.abspath(path)}\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
+    return f"slices-{size}px-{len(paths)}-{digest.hexdigest()[:16]}"
+
+
+def load_slices(
+    index: pd.DataFrame, size: int, *, cache_dir: str | os.PathLike | None = None
+) -> np.ndarray:
+    """Every image of an index, decoded and resized once: (N, size, size) uint8, in row order.
+
+    Decoding a JPEG costs about as much as augmenting it; a training run that decodes every
+    image every epoch spends its CPU on reading. So the slices are decoded once (on all CPU
+    cores, in threads) and kept: in memory, and in ``cache_dir`` as one ``.npy`` file named by
+    :func:`slice_cache_key`, which the next run with the same files and size reads in a
+    fraction of a second. DataLoader workers started by ``fork`` share the array without a copy.
+    A cache folder that cannot be written (a read-only disk) only costs the next run the decode.
+
+    Args:
+        index: DataFrame with a ``path`` column.
+        size: Side of the square slices.
+        cache_dir: Folder for the ``.npy`` file; ``None``: memory only.
+
+    Returns:
+        The slices, ``(len(index), size, size)`` uint8.
+
+    Raises:
+        UnreadableImageError: If an image cannot be read (the message names it).
+        TypeError: If ``size`` is not an int.
+        ValueError: If ``size`` is below 1.
+    """
+    check_index(index)
+    size = check_int("size", size, minimum=1)
+    paths = [os.fspath(p) for p in index["path"]]
+    cached = None
+    if cache_dir is not None:
+        cached = Path(cache_dir) / f"{slice_cache_key(paths, size)}.npy"
+        try:
+            stack = np.load(cached, allow_pickle=False)
+        except (OSError, ValueError):  # absent, unreadable or truncated: decode again
+            pass
+        else:
+            if stack.shape == (len(paths), size, size) and stack.dtype == np.uint8:
+                return stack
+    stack = np.empty((len(paths), size, size), np.uint8)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # PIL decodes without GIL
+        for i, image in enumerate(pool.map(lambda path: load_resized(path, size), paths)):
+            stack[i] = image
+    if cached is not None:
+        _save_atomically(cached, stack)
+    return stack
+
+
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` whole or not at all; skip a folder that cannot be written."""
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
+            temporary = f.name
+            np.save(f, array)
+        os.replace(temporary, path)  # a run stopped while writing leaves no half file behind
+    except OSError:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
 def _takes_image_keyword(transform) -> bool:
     """Whether to call ``transform(image=...)`` (albumentations), not ``transform(array)``."""
     try:
@@ -88,6 +185,9 @@ class BrainMRIDataset(Dataset):
             callable ``transform(array)``.
         cache: Keep each resized uint8 image in memory after its first load (each DataLoader
             worker process keeps its own copy).
+        images: The index's images already decoded and resized (:func:`load_slices`):
+            ``(len(index), image_size, image_size)`` uint8, in row order; nothing is read from
+            disk then.
         seed: With a seeded albumentations transform (one with ``set_random_seed``): at the
             start of each epoch (see :meth:`set_epoch`) each DataLoader worker reseeds it from
             ``(seed, epoch, worker id)``, so the augmentations of an epoch do not depend on what
@@ -97,12 +197,20 @@ class BrainMRIDataset(Dataset):
     Raises:
         TypeError: If ``index`` is not a DataFrame, ``transform`` not callable, or
             ``image_size`` or ``seed`` not an int.
-        ValueError: If columns are missing, ``image_size`` is below 1 or ``channels`` is not
-            1 or 3.
+        ValueError: If columns are missing, ``image_size`` is below 1, ``channels`` is not
+            1 or 3, or ``images`` does not have one slice of ``image_size`` per row.
     """
 
     def __init__(
-        self, index, *, image_size: int, channels: int = 1, transform=None, cache=False, seed=None
+        self,
+        index,
+        *,
+        image_size: int,
+        channels: int = 1,
+        transform=None,
+        cache=False,
+        seed=None,
+        images: np.ndarray | None = None,
     ):
         self.index = check_index(index).reset_index(drop=True)
         self.image_size = check_int("image_size", image_size, minimum=1)
@@ -119,6 +227,15 @@ class BrainMRIDataset(Dataset):
         self.cache = bool(cache)
         self._cache: dict[int, np.ndarray] = {}
         self.labels = self.index["label"].to_numpy(dtype=np.int64, copy=True)
+        if images is not None:
+            expected = (len(self.index), self.image_size, self.image_size)
+            if getattr(images, "shape", None) != expected or images.dtype != np.uint8:
+                raise ValueError(
+                    f"images must be uint8 of shape {expected} (one resized slice per row of "
+                    f"the index), got {getattr(images, 'dtype', type(images).__name__)} "
+                    f"{getattr(images, 'shape', '')}; build it with load_slices(index, size)"
+                )
+        self.images = images
 
     def __len__(self) -> int:
         return len(self.index)
@@ -139,16 +256,11 @@ class BrainMRIDataset(Dataset):
 
     def load(self, i: int) -> np.ndarray:
         """The ``i``-th image resized, (image_size, image_size) uint8, before any transform."""
+        if self.images is not None:
+            return self.images[i]
         if i in self._cache:
             return self._cache[i]
-        try:
-            raw = datasets.load_image(self.index.at[i, "path"])
-        except datasets.UnreadableImageError as error:
-            raise datasets.UnreadableImageError(
-                f"{error} To leave such files out, open every image first with "
-                "skip_unreadable=True (command line: --data.skip_unreadable true)."
-            ) from error
-        image = resize_uint8(raw, self.image_size)
+        image = load_resized(self.index.at[i, "path"], self.image_size)
         if self.cache:
             self._cache[i] = image
         return image
@@ -307,6 +419,35 @@ def split_by_patient(
     return index.iloc[np.sort(train_rows)].copy(), index.iloc[np.sort(val_rows)].copy()
 
 
+def with_duplicate_groups(
+    index: pd.DataFrame, images: np.ndarray | None = None, *, threshold: int = DUPLICATE_THRESHOLD
+) -> pd.DataFrame:
+    """A copy of ``index`` whose rows without a patient id get their near-duplicate group's.
+
+    The ids are ``"near-duplicates-<group>"`` (:func:`~course_lib.datasets.audit.duplicate_groups`
+    over the whole index), so :func:`split_by_patient` keeps each group of copies on one side;
+    rows that have a patient id keep it.
+
+    Args:
+        index: The index.
+        images: Its images, decoded (:func:`load_slices`), to hash without reading the files
+            again; ``None``: read them.
+        threshold: Largest Hamming distance of a near-duplicate pair.
+
+    Returns:
+        The new index, with a ``patient_id`` column.
+    """
+    check_index(index)
+    groups = duplicate_groups(index if images is None else images, threshold=threshold)
+    out = index.copy()
+    ids = out["patient_id"] if "patient_id" in out else pd.Series(pd.NA, index=out.index)
+    ids = ids.astype("object")
+    missing = ids.isna().to_numpy()
+    ids[missing] = [f"near-duplicates-{g}" for g in groups[missing]]
+    out["patient_id"] = ids
+    return out
+
+
 # --------------------------------------------------------------------------- DataModule
 
 
@@ -331,9 +472,18 @@ class BrainMRIDataModule(pl.LightningDataModule):
         val_fraction: Share of patients for validation (see :func:`split_by_patient`).
         seed: Seed of the splits, the sampler and the augmentation.
         augment: Use ``course_lib.transforms.train_transform`` for training.
+        augment_strength: Its strength, one of :data:`course_lib.transforms.STRENGTHS`
+            (``"light"``: small affine, flips, mild intensity changes).
         sampler: ``"none"`` (shuffle) or ``"weighted"`` (class-balanced oversampling); both
             :class:`EpochSampler`, so a resumed run draws what the uninterrupted one drew.
-        cache: Cache resized images in memory.
+        cache: Decode and resize every image once, in ``setup`` (:func:`load_slices`), and
+            keep them in memory and in ``cache_dir``, so that no epoch decodes a JPEG again.
+        cache_dir: Folder of the decoded slices on disk (default ``data_dir() / "slices"``);
+            one ``.npy`` per set of files and size. Delete it to free the space.
+        group_duplicates: Give every image without a patient id the id of its near-duplicate
+            group (:func:`~course_lib.datasets.audit.duplicate_groups`), so that the splits
+            never put copies of one image on both sides: the honest split of a scraped set
+            without patient ids (Kaggle's).
         pin_memory: ``None`` pins when CUDA is available.
         classes: The classes to learn, in label order (default: all four, or Br35H's two);
             folder, kaggle and synthetic sources only. Pass the classes you have when a folder
@@ -364,8 +514,11 @@ class BrainMRIDataModule(pl.LightningDataModule):
         val_fraction: float = 0.2,
         seed: int = 42,
         augment: bool = True,
+        augment_strength: str = "medium",
         sampler: str = "none",
         cache: bool = False,
+        cache_dir: str | None = None,
+        group_duplicates: bool = False,
         pin_memory: bool | None = None,
         classes: Sequence[str] | None = None,
         skip_unreadable: bool = False,
@@ -378,6 +531,7 @@ class BrainMRIDataModule(pl.LightningDataModule):
         if source != "synthetic" and root is None:
             raise ValueError(f"source={source!r} needs root= (the dataset folder)")
         check_choice("sampler", sampler, ("none", "weighted"))
+        check_choice("augment_strength", augment_strength, transforms.STRENGTHS)
         check_choice("channels", channels, (1, 3))
         check_int("image_size", image_size, minimum=16 if source == "synthetic" else 1)
         check_int("batch_size", batch_size, minimum=1)
@@ -399,7 +553,11 @@ class BrainMRIDataModule(pl.LightningDataModule):
         self.image_size, self.channels = image_size, channels
         self.batch_size, self.num_workers = batch_size, num_workers
         self.val_fraction, self.seed = val_fraction, seed
-        self.augment, self.sampler, self.cache = augment, sampler, cache
+        self.augment, self.sampler, self.cache = augment, sampler, bool(cache)
+        self.augment_strength = augment_strength
+        self.cache_dir = cache_dir
+        self.group_duplicates = bool(group_duplicates)
+        self.slices: np.ndarray | None = None
         self.skip_unreadable = bool(skip_unreadable)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.train_transform, self.eval_transform = train_transform, eval_transform
@@ -482,7 +640,12 @@ class BrainMRIDataModule(pl.LightningDataModule):
         classes = None if self.source in ("figshare", "br35h") else self.classes
         index = datasets.read_dataset(
             self.source, self._dataset_root(), classes=classes, verify=self.skip_unreadable
-        )
+        ).reset_index(drop=True)
+        if self.cache:
+            folder = self.cache_dir if self.cache_dir is not None else data_dir() / "slices"
+            self.slices = load_slices(index, self.image_size, cache_dir=folder)
+        if self.group_duplicates:
+            index = with_duplicate_groups(index, self.slices)
         self.index = index
         if (index["split"] == "test").any():
             pool, test = index[index["split"] == "train"], index[index["split"] == "test"]
@@ -526,7 +689,9 @@ class BrainMRIDataModule(pl.LightningDataModule):
             eval_tf = transforms.eval_transform(self.image_size)
         if train_tf is None:
             train_tf = (
-                transforms.train_transform(self.image_size, seed=self.seed)
+                transforms.train_transform(
+                    self.image_size, seed=self.seed, strength=self.augment_strength
+                )
                 if self.augment
                 else eval_tf
             )
@@ -538,8 +703,8 @@ class BrainMRIDataModule(pl.LightningDataModule):
             image_size=self.image_size,
             channels=self.channels,
             transform=transform,
-            cache=self.cache,
             seed=seed,
+            images=None if self.slices is None else self.slices[index.index.to_numpy()],
         )
 
     def _loader(self, dataset, *, train: bool) -> DataLoader:

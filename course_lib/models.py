@@ -15,6 +15,7 @@ starts from random weights and :class:`PretrainedWeightsUnavailable` is warned o
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import warnings
@@ -25,7 +26,7 @@ from urllib.parse import urlparse
 import pytorch_lightning as pl
 import torch
 import torchvision
-from pytorch_lightning.callbacks import BaseFinetuning
+from pytorch_lightning.callbacks import BaseFinetuning, Timer
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
@@ -40,6 +41,58 @@ CONNECT_TIMEOUT_S = 3.0
 
 LOSSES = ("ce", "weighted_ce", "focal")
 SCHEDULERS = ("cosine", "onecycle", "none")
+
+#: One-cycle's shape, as ``torch.optim.lr_scheduler.OneCycleLR``'s defaults: the share of the run
+#: spent warming up, the starting learning rate as a fraction of the peak (1/25) and the final one
+#: (1/25 of that, divided by 10^4).
+ONE_CYCLE = {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4}
+
+
+def _cosine_between(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) * (1 + math.cos(math.pi * fraction)) / 2
+
+
+def schedule_factor(scheduler: str, progress: float) -> float:
+    """The learning rate as a fraction of its peak, ``progress`` of the way through a run.
+
+    The same shapes as torch's per-step schedulers (``CosineAnnealingLR`` from the peak to 0,
+    ``OneCycleLR`` with its default :data:`ONE_CYCLE`), written as functions of the run's
+    progress in ``[0, 1]`` rather than of a step count, so that a run with a time budget can
+    follow them over wall-clock time (see :meth:`TumorClassifier.run_progress`).
+
+    Args:
+        scheduler: One of :data:`SCHEDULERS`.
+        progress: Share of the run done; clipped to ``[0, 1]``.
+
+    Returns:
+        The multiplier of the peak learning rate.
+
+    Raises:
+        ValueError: If ``scheduler`` is unknown.
+
+    >>> [round(schedule_factor("onecycle", p), 4) for p in (0.0, 0.3, 1.0)]
+    [0.04, 1.0, 0.0]
+    >>> schedule_factor("cosine", 0.5), schedule_factor("none", 0.9)
+    (0.5, 1.0)
+    """
+    check_choice("scheduler", scheduler, SCHEDULERS)
+    p = min(max(float(progress), 0.0), 1.0)
+    if scheduler == "none":
+        return 1.0
+    if scheduler == "cosine":
+        return _cosine_between(1.0, 0.0, p)
+    warm, div, final = (ONE_CYCLE[k] for k in ("pct_start", "div_factor", "final_div_factor"))
+    if p < warm:
+        return _cosine_between(1 / div, 1.0, p / warm)
+    return _cosine_between(1.0, 1 / (div * final), (p - warm) / (1 - warm))
+
+
+def time_budget(trainer: pl.Trainer) -> Timer | None:
+    """The trainer's time limit (Lightning's ``Timer``, which ``max_time`` adds), or ``None``."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, Timer) and callback.time_remaining() is not None:
+            return callback
+    return None
 
 
 class PretrainedWeightsUnavailable(UserWarning):
@@ -537,7 +590,8 @@ class TumorClassifier(pl.LightningModule):
         getattr(self, f"{stage}_recall").update(preds, y)
         on_step = stage == "train"
         self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True)
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        if stage != "train":  # training's are logged once, at the end of the epoch (cheaper)
+            self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def _log_recall(self, stage: str) -> None:
@@ -558,6 +612,11 @@ class TumorClassifier(pl.LightningModule):
         self._step(batch, "test")
 
     def on_train_epoch_end(self) -> None:  # noqa: D102
+        # Logging the metric objects every step (as for validation) costs Lightning's
+        # bookkeeping on each of the short steps of a GPU; computed once here, the values are
+        # the same: the metrics accumulate over the epoch either way.
+        self.log_dict(self.train_metrics.compute())
+        self.train_metrics.reset()
         self._log_recall("train")
 
     def on_validation_epoch_end(self) -> None:  # noqa: D102
@@ -571,17 +630,57 @@ class TumorClassifier(pl.LightningModule):
         x = batch[0] if isinstance(batch, list | tuple) else batch
         return torch.softmax(self(x).float(), dim=1)
 
+    def run_progress(self) -> float:
+        """How far the run is, in ``[0, 1]``: the larger of its share of steps and of time.
+
+        Steps count against ``trainer.estimated_stepping_batches`` (from ``max_epochs`` or
+        ``max_steps``); time against the trainer's ``max_time`` (:func:`time_budget`), measured
+        from the start of training and kept across a resume. A run with both ends at whichever
+        comes first, and its schedule ends with it. Under DDP rank 0's value is used by all, so
+        that every process steps with the same learning rate.
+        """
+        trainer = self.trainer
+        progress = 0.0
+        total = getattr(self, "_planned_steps", None)
+        if total is None:
+            total = self._planned_steps = trainer.estimated_stepping_batches
+        if total != float("inf"):
+            progress = trainer.global_step / max(1, int(total))
+        timer = time_budget(trainer)
+        if timer is not None:
+            elapsed = timer.time_elapsed()
+            progress = max(progress, elapsed / max(elapsed + timer.time_remaining(), 1e-9))
+        if trainer.world_size > 1:
+            progress = float(trainer.strategy.broadcast(progress))
+        return min(progress, 1.0)
+
     def configure_optimizers(self):
-        """AdamW, with a per-step cosine or one-cycle schedule over the whole run."""
+        """AdamW, with a per-step cosine or one-cycle schedule over the whole run.
+
+        The whole run is ``max_epochs`` (or ``max_steps``) of steps; with a time budget
+        (``max_time`` on the Trainer) it is the budget or the steps, whichever ends first, and
+        the schedule follows :meth:`run_progress` (wall-clock time), so that a run told to
+        train for 10 minutes warms up, peaks and anneals within those 10 minutes.
+        """
         hp = self.hparams
         optimizer = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         if hp.scheduler == "none":
             return optimizer
-        total = self.trainer.estimated_stepping_batches
+        total = self._planned_steps = self.trainer.estimated_stepping_batches
+        if time_budget(self.trainer) is not None:
+            # the function, not a callable object, so that LambdaLR does not pickle the trainer
+            def factor(_step: int) -> float:
+                return schedule_factor(hp.scheduler, self.run_progress())
+
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": schedule, "interval": "step"},
+            }
         if total == float("inf"):
             raise ValueError(
-                f"scheduler={hp.scheduler!r} needs a finite run; set max_epochs or max_steps "
-                "on the Trainer, or use scheduler='none'"
+                f"scheduler={hp.scheduler!r} needs a finite run; set max_epochs, max_steps or "
+                "max_time (a time budget) on the Trainer, or use scheduler='none'"
             )
         total = max(1, int(total))
         if hp.scheduler == "cosine":

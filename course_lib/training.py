@@ -36,7 +36,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from course_lib._validation import check_choice, check_int
 from course_lib.config import Profile, epoch_seed, get_profile, seed_everything
-from course_lib.models import TumorClassifier
+from course_lib.models import TumorClassifier, time_budget
 
 #: Name of the checkpoint of the last epoch (``last.ckpt``), what ``ckpt_path="last"`` finds.
 LAST = ModelCheckpoint.CHECKPOINT_NAME_LAST
@@ -115,7 +115,17 @@ class EpochLines(ProgressBar):
         """Start the clock and say how many epochs are planned."""
         self._start = time.perf_counter()
         total = trainer.max_epochs
-        if self._enabled and total is not None and total > 0:
+        budget = time_budget(trainer)
+        if self._enabled and budget is not None:
+            seconds = budget.time_elapsed() + budget.time_remaining()
+            limit = f", or epoch {total - 1} if it comes first" if total and total > 0 else ""
+            print(
+                f"training for {seconds / 60:.3g} min (a time budget, max_time{limit}); the "
+                "learning-rate schedule follows the clock",
+                file=sys.stdout,
+                flush=True,
+            )
+        elif self._enabled and total is not None and total > 0:
             first = trainer.current_epoch
             print(
                 f"training epochs {first} to {total - 1} (numbered from 0, as in the logs and"

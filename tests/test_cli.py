@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +279,62 @@ def test_a_checkpoint_for_other_classes(kaggle_folder, tmp_path, monkeypatch, ca
     best = cli.trainer.checkpoint_callback.best_model_path
     line = fails(capsys, _args("test", kaggle_folder, "--ckpt_path", best))
     assert "trained for 2 classes" in line and "the data has 4" in line
+
+
+# --------------------------------------------------------------------------- the real-data recipes
+
+
+def test_real_cpu_recipe_parses_with_a_time_budget(kaggle_folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = str(CONFIGS / "real_cpu.yaml")
+    args = ["--config", config, "--data.root", str(kaggle_folder)]
+    cli = cli_main([*args, "--trainer.max_time", "00:00:20:00"], run=False)
+    timer = next(c for c in cli.trainer.callbacks if type(c).__name__ == "Timer")
+    assert timer.time_remaining() == 20 * 60 and cli.trainer.max_epochs == -1
+    assert cli.trainer.precision == "bf16-mixed"
+    hp = cli.model.hparams
+    assert (hp.backbone, hp.pretrained, hp.scheduler, hp.label_smoothing) == (
+        "resnet18",
+        False,
+        "onecycle",
+        0.1,
+    )
+    data = cli.datamodule
+    assert data.cache and data.group_duplicates and data.augment_strength == "light"
+    assert not any(type(c).__name__ == "EarlyStopping" for c in cli.trainer.callbacks)
+
+
+def test_ddp_on_two_cpu_processes(tmp_path):
+    """The multi-GPU path, on the CPU: Lightning's DDP with two gloo processes, via the CLI."""
+    command = [
+        sys.executable,
+        "-m",
+        "course_lib.cli",
+        "fit",
+        "--config",
+        str(CONFIGS / "smoke.yaml"),
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "2",
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.max_time",
+        "00:00:05:00",
+        "--model.scheduler",
+        "onecycle",
+        "--data.num_workers",
+        "0",
+        "--trainer.default_root_dir",
+        str(tmp_path / "run"),
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "Starting with 2 processes" in output and "gloo" in output
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()

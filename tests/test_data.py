@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import phantoms
@@ -17,8 +19,11 @@ from course_lib.data import (
     EpochSampler,
     MissingClassWarning,
     MissingPatientIdsWarning,
+    load_slices,
     resize_uint8,
+    slice_cache_key,
     split_by_patient,
+    with_duplicate_groups,
 )
 from course_lib.synthetic_spec import SyntheticSpec
 from course_lib.transforms import train_transform
@@ -408,3 +413,124 @@ def test_epoch_sampler_reshuffles_each_pass_of_a_plain_loop():
     assert first != second and sorted(first) == sorted(second)
     sampler.set_epoch(0)
     assert list(sampler) == first  # set_epoch picks the epoch again
+
+
+# --------------------------------------------------------------------------- decoded slices
+
+
+def test_load_slices_decodes_once_and_reuses_the_file(tmp_path, monkeypatch):
+    index = make_index(tmp_path, (1, 1, 1, 1), slices=2)
+    cache = tmp_path / "cache"
+    stack = load_slices(index, 16, cache_dir=cache)
+    assert stack.shape == (8, 16, 16) and stack.dtype == np.uint8
+    expected = resize_uint8(datasets.load_image(index["path"][3]), 16)
+    np.testing.assert_array_equal(stack[3], expected)
+    assert [f.name for f in cache.iterdir()] == [f"{slice_cache_key(index['path'], 16)}.npy"]
+
+    def no_decoding(path):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(datasets, "load_image", no_decoding)
+    np.testing.assert_array_equal(load_slices(index, 16, cache_dir=cache), stack)
+
+
+def test_a_changed_file_or_size_gets_a_new_cache_key(tmp_path):
+    index = make_index(tmp_path, (1, 1, 1, 1), slices=1)
+    key = slice_cache_key(index["path"], 16)
+    assert slice_cache_key(index["path"], 32) != key
+    Image.fromarray(blob(99)).save(index["path"][0])  # the same name, other pixels
+    assert slice_cache_key(index["path"], 16) != key
+
+
+def test_a_damaged_cache_file_is_decoded_again(tmp_path):
+    index = make_index(tmp_path, (1, 1, 1, 1), slices=1)
+    cache = tmp_path / "cache"
+    stack = load_slices(index, 16, cache_dir=cache)
+    (file,) = cache.iterdir()
+    file.write_bytes(file.read_bytes()[:100])  # a run stopped while copying it
+    np.testing.assert_array_equal(load_slices(index, 16, cache_dir=cache), stack)
+    assert len(np.load(file)) == 4  # and written whole again
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_decode(tmp_path):
+    index = make_index(tmp_path, (1, 1, 1, 1), slices=1)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    stack = load_slices(index, 16, cache_dir=blocked / "cache")
+    assert stack.shape == (4, 16, 16) and blocked.read_text() == "not a folder"
+
+
+def test_load_slices_names_an_unreadable_image(tmp_path):
+    index = make_index(tmp_path, (1, 1, 1, 1), slices=1)
+    Path(index["path"][2]).write_bytes(b"not an image")
+    with pytest.raises(datasets.UnreadableImageError, match=r"2_0_0.png.*skip_unreadable=True"):
+        load_slices(index, 16)
+
+
+def test_dataset_reads_given_slices_and_checks_their_shape(tmp_path):
+    index = make_index(tmp_path, (1, 1, 1, 1), slices=1)
+    images = np.arange(4 * 16 * 16, dtype=np.uint32).reshape(4, 16, 16).astype(np.uint8)
+    data = BrainMRIDataset(index, image_size=16, images=images)
+    x, y = data[2]
+    np.testing.assert_allclose(x[0].numpy(), images[2] / 255.0, rtol=1e-6)
+    assert y == 2
+    with pytest.raises(ValueError, match=r"images must be uint8 of shape \(4, 16, 16\)"):
+        BrainMRIDataset(index, image_size=16, images=images[:3])
+    with pytest.raises(ValueError, match="images must be uint8"):
+        BrainMRIDataset(index, image_size=16, images=images.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- near-duplicates
+
+
+def test_with_duplicate_groups_gives_copies_one_id_and_keeps_known_ids(tmp_path):
+    index = make_index(tmp_path, (2, 2, 2, 2), slices=1, ids=False)
+    # rows 1 and 5 are re-encoded copies of row 0: a chain 0-1, 0-5 makes one group
+    for row in (1, 5):
+        Image.fromarray(datasets.load_image(index["path"][0])).save(
+            Path(index["path"][row]).with_suffix(".jpg"), quality=90
+        )
+        index.loc[row, "path"] = str(Path(index["path"][row]).with_suffix(".jpg"))
+    index.loc[7, "patient_id"] = "known"
+    grouped = with_duplicate_groups(index)
+    ids = grouped["patient_id"]
+    assert ids[0] == ids[1] == ids[5] and ids[0].startswith("near-duplicates-")
+    assert ids.nunique() == 6 and ids[7] == "known"
+    assert index["patient_id"].isna().sum() == 7  # the input is not modified
+
+
+def test_datamodule_keeps_near_duplicates_on_one_side(tmp_path):
+    root = tmp_path / "data"
+    for c, name in enumerate(CLASS_NAMES):
+        for i in range(10):
+            image = phantoms.blob(100 * c + i, 64)
+            phantoms.write(root / name / f"{i}.png", image)
+            if i < 3:  # three copies of three slices per class
+                for k in range(2):
+                    Image.fromarray(image).save(root / name / f"{i}_copy{k}.jpg", quality=95 - k)
+    dm = BrainMRIDataModule(
+        source="folder",
+        root=str(root),
+        image_size=48,
+        group_duplicates=True,
+        cache=True,
+        cache_dir=str(tmp_path / "cache"),
+        val_fraction=0.25,
+        augment_strength="light",
+    )
+    dm.setup()
+    parts = [dm.train_index, dm.val_index, dm.test_index]
+    sides = {}
+    for side, part in enumerate(parts):
+        for path in part["path"]:
+            stem = Path(path).parent.name + "/" + Path(path).stem.split("_copy")[0]
+            sides.setdefault(stem, set()).add(side)
+    assert dm.index["patient_id"].nunique() == 4 * 10  # each slice and its copies: one group
+    assert all(len(s) == 1 for s in sides.values())  # no slice's copies on two sides
+    assert sum(len(p) for p in parts) == 4 * 16
+    assert dm.train_dataset.images is not None and dm.train_dataset.images.shape[1:] == (48, 48)
+
+
+def test_datamodule_rejects_an_unknown_augmentation_strength():
+    with pytest.raises(ValueError, match="augment_strength must be one of"):
+        BrainMRIDataModule(augment_strength="huge")

@@ -374,3 +374,81 @@ def test_simple_cnn_pooling_choice():
     assert isinstance(SimpleCNN(widths=(4,), pooling="avg").pool, nn.AdaptiveAvgPool2d)
     with pytest.raises(ValueError, match="pooling must be one of"):
         SimpleCNN(widths=(4,), pooling="median")
+
+
+# --------------------------------------------------------------------------- schedules, budgets
+
+
+@pytest.mark.parametrize("scheduler", ["onecycle", "cosine"])
+def test_schedule_factor_follows_torchs_schedulers(scheduler):
+    total, peak = 200, 0.5
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=peak)
+    if scheduler == "onecycle":
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=total)
+    else:
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    torch_lrs, ours = [], []
+    for step in range(total):
+        torch_lrs.append(optimizer.param_groups[0]["lr"])
+        ours.append(peak * models.schedule_factor(scheduler, step / total))
+        optimizer.step()
+        schedule.step()
+    # torch counts its phases in steps (ending one step early); as functions of progress the
+    # two curves agree within a step's change of the learning rate
+    assert max(abs(a - b) for a, b in zip(torch_lrs, ours, strict=True)) < 0.02 * peak
+    assert models.schedule_factor(scheduler, 1.0) < 1e-4
+
+
+def test_schedule_factor_rejects_an_unknown_schedule():
+    with pytest.raises(ValueError, match="scheduler must be one of"):
+        models.schedule_factor("linear", 0.5)
+
+
+def _budget_trainer(**kwargs):
+    return pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
+    )
+
+
+def test_run_progress_is_the_larger_of_steps_and_time(monkeypatch):
+    trainer = _budget_trainer(max_time={"seconds": 100}, max_epochs=-1)
+    model = TumorClassifier()
+    model.trainer = trainer
+    timer = models.time_budget(trainer)
+    assert timer is not None and models.time_budget(_budget_trainer(max_epochs=1)) is None
+    monkeypatch.setattr(timer, "time_elapsed", lambda stage="train": 25.0)
+    monkeypatch.setattr(timer, "time_remaining", lambda stage="train": 75.0)
+    model._planned_steps = float("inf")  # no epoch limit: time alone
+    assert model.run_progress() == pytest.approx(0.25)
+    model._planned_steps = 10  # 5 of 10 steps done beats a quarter of the time
+    monkeypatch.setattr(type(trainer), "global_step", property(lambda self: 5))
+    assert model.run_progress() == pytest.approx(0.5)
+
+
+def test_a_run_with_a_time_budget_anneals_within_it(tmp_path):
+    """max_time alone: the schedule follows the clock and ends near zero when time is up."""
+    lrs = []
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    trainer = _budget_trainer(max_time={"seconds": 3}, max_epochs=-1, callbacks=[Record()])
+    model = TumorClassifier(lr=1e-2, scheduler="onecycle")
+    trainer.fit(model, _loader(n=32, size=16), _loader(n=8, size=16))
+    assert isinstance(trainer.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.LambdaLR)
+    assert trainer.current_epoch >= 2  # many epochs of 4 batches in 3 s: time stopped it
+    assert max(lrs) > 0.5e-2  # it reached (about) its peak ...
+    assert lrs[0] < 0.1e-2 and lrs[-1] < 0.1e-2  # ... from a warm-up, and annealed at the end
+
+
+def test_a_schedule_needs_an_end():
+    trainer = _budget_trainer(max_epochs=-1)
+    model = TumorClassifier(scheduler="cosine")
+    with pytest.raises(ValueError, match="needs a finite run; set max_epochs, max_steps or max_t"):
+        trainer.fit(model, _loader(), _loader())

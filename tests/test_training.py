@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import (
     Callback,
@@ -381,3 +382,30 @@ def test_check_checkpoint_classes(tmp_path):
         check_checkpoint_classes(checkpoint, ["glioma", "meningioma", "notumor", "pituitary"])
     with pytest.raises(CheckpointError, match="trained for 2 classes"):
         check_checkpoint_classes(checkpoint, ["tumor", "notumor"])  # same number, other order
+
+
+def test_epoch_lines_announce_a_time_budget(capsys):
+    from course_lib.training import EpochLines
+
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_time={"minutes": 2},
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=[EpochLines()],
+    )
+    lines = trainer.progress_bar_callback
+    lines.on_train_start(trainer, None)
+    out = capsys.readouterr().out
+    assert out.startswith("training for 2 min (a time budget, max_time); the learning-rate")
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_time={"minutes": 2},
+        max_epochs=5,
+        logger=False,
+        enable_checkpointing=False,
+        callbacks=[EpochLines()],
+    )
+    trainer.progress_bar_callback.on_train_start(trainer, None)
+    assert "max_time, or epoch 4 if it comes first" in capsys.readouterr().out

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from course_lib._validation import check_int, check_type
 from course_lib.datasets.images import (
@@ -347,6 +349,39 @@ def find_duplicates(
             if "split" in data:
                 pairs[f"split_{side}"] = data["split"].to_numpy()[pairs[side].to_numpy()]
     return pairs
+
+
+def duplicate_groups(data, *, threshold: int = DUPLICATE_THRESHOLD) -> np.ndarray:
+    """Group images that are near duplicates of each other, directly or through a chain.
+
+    A scraped set without patient ids (Kaggle's) still has to be split so that no copy of an
+    image sits on both sides: the groups returned here play the part of patient ids. Two images
+    share a group when :func:`find_duplicates` pairs them, or when a chain of such pairs joins
+    them (the connected components of the pairs' graph); every other image is a group of its own.
+
+    Args:
+        data: What :func:`find_duplicates` takes (an index, an (N, H, W) array, a list).
+        threshold: Largest Hamming distance of a near-duplicate pair.
+
+    Returns:
+        (N,) int64 group numbers, ``0 .. n_groups - 1``, in the order of ``data``.
+
+    Raises:
+        ValueError: If ``threshold`` is out of range or the images are not 2-D.
+        TypeError: If ``data`` is none of the kinds :func:`find_duplicates` takes.
+
+    >>> a = np.zeros((32, 32), np.uint8); a[8:20, 8:20] = 255
+    >>> b = np.zeros((32, 32), np.uint8); b[2:9, 20:30] = 255
+    >>> duplicate_groups([a, b, a.copy()]).tolist()
+    [0, 1, 0]
+    """
+    pairs = find_duplicates(data, threshold=threshold)
+    n = len(data)
+    graph = coo_matrix(
+        (np.ones(len(pairs)), (pairs["i"].to_numpy(), pairs["j"].to_numpy())), shape=(n, n)
+    )
+    _, groups = connected_components(graph, directed=False)
+    return groups.astype(np.int64)
 
 
 @dataclass
