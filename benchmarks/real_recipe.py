@@ -167,7 +167,7 @@ def run_plain(data: BrainMRIDataModule, minutes: float) -> dict:
     images = (torch.from_numpy(train.images).float()[:, None] / 255 - MEAN) / STD
     labels = torch.from_numpy(train.labels)
     batch, n = 64, len(labels)
-    per_epoch = n // batch
+    per_epoch = max(1, n // batch)  # a set smaller than a batch is one batch per epoch
     model = plain_resnet18(data.num_classes).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
